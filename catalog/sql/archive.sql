@@ -1,0 +1,118 @@
+-- name: new_manifest_rows
+-- Manifest rows whose SOP instance UID no catalog instance holds yet.
+select m.*
+from staged_manifest m
+anti join instances i on i.sop_instance_uid = m.sop_instance_uid
+order by m.study_instance_uid, m.series_instance_uid, m.instance_number, m.sop_instance_uid
+
+-- name: insert_new_patients
+-- Patients first seen in this run, owned by the spoke that sent them.
+insert into patients
+select m.patient_id, coalesce(m.issuer_of_patient_id, ''), any_value(m.patient_name),
+       any_value(m.patient_birth_date), any_value(m.patient_sex), $spoke, $run_id, $run_id
+from staged_new m
+anti join patients p
+  on p.patient_id = m.patient_id and p.issuer_of_patient_id = coalesce(m.issuer_of_patient_id, '')
+group by m.patient_id, coalesce(m.issuer_of_patient_id, '')
+
+-- name: insert_new_studies
+-- Studies first seen in this run; the sending spoke becomes their owner.
+insert into studies
+select m.study_instance_uid, any_value(m.patient_id), any_value(coalesce(m.issuer_of_patient_id, '')),
+       any_value(m.accession_number), any_value(m.study_id), any_value(m.study_date),
+       any_value(m.study_time), any_value(m.study_description),
+       any_value(m.referring_physician_name), any_value(m.study_status),
+       $spoke, 'active', $run_id, $run_id
+from staged_new m
+anti join studies s on s.study_instance_uid = m.study_instance_uid
+group by m.study_instance_uid
+
+-- name: insert_new_series
+-- Series first seen in this run.
+insert into series
+select m.series_instance_uid, any_value(m.study_instance_uid), any_value(m.series_number),
+       any_value(m.modality), any_value(m.series_description), $spoke, 'active', $run_id, $run_id
+from staged_new m
+anti join series s on s.series_instance_uid = m.series_instance_uid
+group by m.series_instance_uid
+
+-- name: insert_stored_objects
+-- One row per object member written to nearline by this run.
+insert into stored_objects (volume, tar_path, member_name, data_offset, size, sha256, fingerprint,
+                            sop_instance_uid, series_instance_uid, study_instance_uid,
+                            transfer_syntax_uid, spoke_id, run_id)
+select o.volume, o.tar_path, o.member_name, o.data_offset, o.size, o.sha256, o.fingerprint,
+       m.sop_instance_uid, m.series_instance_uid, m.study_instance_uid, m.transfer_syntax_uid,
+       $spoke, $run_id
+from staged_objects o
+join staged_new m using (sop_instance_uid)
+order by m.study_instance_uid, m.series_instance_uid, m.instance_number, m.sop_instance_uid
+
+-- name: insert_new_instances
+-- The catalog's view of each object archived by this run.
+insert into instances (sop_instance_uid, sop_class_uid, series_instance_uid, study_instance_uid,
+                       instance_number, fingerprint, object_id, owner_spoke, status,
+                       created_run_id, updated_run_id)
+select so.sop_instance_uid, m.sop_class_uid, so.series_instance_uid, so.study_instance_uid,
+       m.instance_number, so.fingerprint, so.object_id, $spoke, 'active', $run_id, $run_id
+from stored_objects so
+join staged_new m using (sop_instance_uid)
+where so.run_id = $run_id
+order by so.object_id
+
+-- name: insert_new_object_records
+-- One NEW_OBJECTS cc record per study that gained objects in this run.
+insert into cc_records (run_id, spoke_id, kind, status, created_at, source_study_uids,
+                        target_study_uids, instance_count, attributes, evidence)
+select $run_id, $spoke, 'NEW_OBJECTS', 'applied', $now, [], [study_instance_uid], count(*),
+       null, json_object('paired_by', 'new', 'series', count(distinct series_instance_uid))
+from instances
+where created_run_id = $run_id
+group by study_instance_uid
+order by study_instance_uid
+
+-- name: insert_new_object_instances
+-- The instances behind each NEW_OBJECTS record of this run.
+insert into cc_instances
+select c.seq, i.instance_id, 'new', null, null, null,
+       i.sop_instance_uid, i.series_instance_uid, i.study_instance_uid
+from instances i
+join cc_records c
+  on c.run_id = $run_id and c.kind = 'NEW_OBJECTS' and c.target_study_uids[1] = i.study_instance_uid
+where i.created_run_id = $run_id
+
+-- name: insert_run
+-- The run's own record, committed with its changes.
+insert into runs values ($run_id, $spoke, $started_at, $now, $status, $generated_at, $drop_path,
+                         $manifest_rows, $instances_archived, $bytes_archived, $tars_written,
+                         $cc_records)
+
+-- name: last_run_of_spoke
+-- The newest committed run of a spoke, for stale-manifest checks and summaries.
+select run_id, manifest_generated_at
+from runs
+where spoke_id = $spoke and status = 'committed'
+order by finished_at desc
+limit 1
+
+-- name: stored_members
+-- Every stored member the catalog expects in nearline, for verify.
+select volume, tar_path, member_name, data_offset, size, sha256
+from stored_objects
+order by volume, tar_path, data_offset
+
+-- name: spoke_summary
+-- Per spoke: studies, series, instances, TARs and bytes the catalog holds in nearline.
+select so.spoke_id as spoke,
+       count(distinct so.study_instance_uid) as studies,
+       count(distinct so.series_instance_uid) as series,
+       count(*) as instances,
+       count(distinct so.volume || '/' || so.tar_path) as tars,
+       coalesce(sum(so.size), 0) as bytes
+from stored_objects so
+group by so.spoke_id
+order by so.spoke_id
+
+-- name: count_run_records
+-- How many cc records a run wrote.
+select count(*) from cc_records where run_id = $run_id

@@ -1,0 +1,167 @@
+"""The `spokesync` command line: the same flows and tasks a deployment runs, for a person."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from catalog.errors import SpokesyncError
+from flows import config as cfg
+from flows import views
+
+app = typer.Typer(
+    help="Keep a regional image data center in step with its PACS spokes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+spoke_app = typer.Typer(help="Register and list spokes.", no_args_is_help=True)
+manifest_app = typer.Typer(help="Build and inspect spoke drops.", no_args_is_help=True)
+app.add_typer(spoke_app, name="spoke")
+app.add_typer(manifest_app, name="manifest")
+console = Console()
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="spokesync.toml to use (default: $SPOKESYNC_CONFIG or ./spokesync.toml)"
+    ),
+]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait", help="queue behind another catalog writer instead of failing with CatalogLocked"
+    ),
+]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def init(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="folder for catalog, nearline and reports")
+    ],
+) -> None:
+    """Write DATA_DIR/spokesync.toml with the defaults (an existing file is kept)."""
+    file = cfg.init_config(data_dir)
+    console.print(
+        f"configuration: {file}\nuse it with --config {file} or export {cfg.CONFIG_ENV}={file}"
+    )
+
+
+@spoke_app.command("add")
+def spoke_add(
+    spoke_id: str, drop: Annotated[Path, typer.Option("--drop")], config: ConfigOpt = None
+) -> None:
+    """Register SPOKE_ID with a drop folder as its source."""
+    try:
+        cfg.add_spoke(cfg.config_path(config), spoke_id, drop)
+    except SpokesyncError as exc:
+        _fail(exc)
+    console.print(f"spoke {spoke_id}: drop {Path(drop).absolute()}")
+
+
+@spoke_app.command("list")
+def spoke_list(config: ConfigOpt = None) -> None:
+    """The configured spokes and their sources."""
+    try:
+        views.print_spokes(console, cfg.load_config(config))
+    except SpokesyncError as exc:
+        _fail(exc)
+
+
+@manifest_app.command("build")
+def manifest_build(
+    dicom_dir: Path,
+    spoke: Annotated[str, typer.Option("--spoke")],
+    out: Annotated[Path, typer.Option("--out")],
+) -> None:
+    """Build a spoke drop from a folder tree of DICOM files (unreadable ones go to rejected.csv)."""
+    try:
+        result = views.build_with_progress(console, dicom_dir, spoke, out)
+    except SpokesyncError as exc:
+        _fail(exc)
+    views.print_build(console, result, out)
+
+
+@app.command()
+def reconcile(
+    spoke: str,
+    drop: Annotated[Path | None, typer.Option("--drop")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    config: ConfigOpt = None,
+    wait: WaitOpt = False,
+) -> None:
+    """Reconcile one spoke now (the reconcile-spoke flow)."""
+    from flows.reconcile import reconcile_spoke
+
+    file = cfg.config_path(config).absolute()
+    state = reconcile_spoke(
+        spoke,
+        drop=str(drop) if drop else None,
+        dry_run=dry_run,
+        config_file=str(file),
+        wait=wait,
+        return_state=True,
+    )
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, Exception):
+        _fail(result)
+    views.print_runs(console, {spoke: result})
+
+
+@app.command()
+def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
+    """Reconcile every configured spoke (the nightly-reconcile flow)."""
+    if not views.run_nightly(console, cfg.config_path(config).absolute(), wait=wait):
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
+    """Re-hash nearline against the catalog: missing, corrupt and orphan TARs (exit 1 if any)."""
+    from tasks.verify import verify_nearline
+
+    try:
+        findings, checked = verify_nearline(cfg.load_config(config), wait=wait)
+    except SpokesyncError as exc:
+        _fail(exc)
+    views.print_findings(console, findings, checked)
+    if findings:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("var/demo")) -> None:
+    """Build the sample spokes north and south from real DICOM objects and run the nightly flow."""
+    from flows.demo import run_demo
+
+    os.environ.setdefault(cfg.CONFIG_ENV, str((data_dir / cfg.CONFIG_NAME).absolute()))
+    if not run_demo(console, data_dir):
+        raise typer.Exit(1)
+
+
+@app.command()
+def schedule(
+    config: ConfigOpt = None,
+    prefect_yaml: Annotated[Path, typer.Option("--prefect-yaml")] = Path("prefect.yaml"),
+) -> None:
+    """Copy the nightly cron and timezone from spokesync.toml into prefect.yaml."""
+    from flows.schedule import apply_schedule
+
+    try:
+        loaded = cfg.load_config(config)
+        changed = apply_schedule(prefect_yaml, loaded.schedule)
+    except (SpokesyncError, ValueError, OSError) as exc:
+        _fail(exc)
+    state = "updated" if changed else "already up to date"
+    console.print(
+        f"{prefect_yaml} {state}: cron {loaded.schedule.cron!r}, "
+        f"timezone {loaded.schedule.timezone}"
+    )

@@ -1,0 +1,149 @@
+"""spokesync.toml: where the catalog, nearline and reports live, the spokes and the policies.
+
+Secrets never live here: credentials come from the environment or a Prefect Secret block.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, Field, ValidationError
+
+from catalog.errors import ConfigInvalid
+
+CONFIG_ENV = "SPOKESYNC_CONFIG"
+CONFIG_NAME = "spokesync.toml"
+
+
+class SpokeConfig(BaseModel):
+    source: Literal["drop"] = "drop"
+    drop: Path | None = None
+
+
+class Policies(BaseModel):
+    max_delete_fraction: float = Field(0.05, ge=0, le=1)
+    max_delete_count: int = Field(10_000, ge=0)
+    ownership: Literal["warn", "enforce"] = "warn"
+    archive_batch_series: int = Field(50, ge=1)
+
+
+class Schedule(BaseModel):
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+
+
+class Config(BaseModel):
+    file: Path
+    catalog: Path
+    volumes: list[Path]
+    reports: Path
+    work: Path
+    schedule: Schedule = Schedule()
+    policies: Policies = Policies()
+    spokes: dict[str, SpokeConfig] = {}
+
+    def spoke(self, spoke_id: str) -> SpokeConfig:
+        try:
+            return self.spokes[spoke_id]
+        except KeyError:
+            known = ", ".join(sorted(self.spokes)) or "none yet"
+            raise ConfigInvalid(
+                f"spoke {spoke_id!r} is not configured in {self.file} "
+                f"(known: {known}); add it with `spokesync spoke add`"
+            ) from None
+
+
+def default_document() -> dict:
+    return {
+        "catalog": {"path": "catalog.duckdb"},
+        "nearline": {"volumes": ["nearline/vol01"]},
+        "reports": {"path": "reports"},
+        "work": {"path": "work"},
+        "schedule": Schedule().model_dump(),
+        "policies": Policies().model_dump(),
+        "spokes": {},
+    }
+
+
+def config_path(explicit: Path | None = None) -> Path:
+    """--config, then $SPOKESYNC_CONFIG, then ./spokesync.toml."""
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get(CONFIG_ENV) or CONFIG_NAME)
+
+
+def read_document(file: Path) -> dict:
+    try:
+        return tomllib.loads(file.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigInvalid(
+            f"no configuration at {file}; create one with "
+            "`spokesync init --data-dir DIR`, then pass --config or set "
+            f"{CONFIG_ENV}"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigInvalid(f"{file} is not valid TOML: {exc}") from None
+
+
+def write_document(file: Path, document: dict) -> None:
+    """Write atomically: a temporary file renamed over the old one."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    temp = file.with_name(file.name + ".tmp")
+    temp.write_text(tomli_w.dumps(document), "utf-8")
+    os.replace(temp, file)
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Read and validate the configuration; relative paths are relative to its folder."""
+    file = config_path(explicit).absolute()
+    document = read_document(file)
+    base = file.parent
+    try:
+        spokes = {
+            name: SpokeConfig(**{**body, "drop": _resolve(base, body.get("drop"))})
+            for name, body in document.get("spokes", {}).items()
+        }
+        return Config(
+            file=file,
+            catalog=_resolve(base, document["catalog"]["path"]),
+            volumes=[_resolve(base, v) for v in document["nearline"]["volumes"]],
+            reports=_resolve(base, document["reports"]["path"]),
+            work=_resolve(base, document.get("work", {}).get("path", "work")),
+            schedule=Schedule(**document.get("schedule", {})),
+            policies=Policies(**document.get("policies", {})),
+            spokes=spokes,
+        )
+    except (KeyError, TypeError, ValidationError) as exc:
+        raise ConfigInvalid(
+            f"{file} is incomplete or wrong: {exc}; compare it with the file "
+            "`spokesync init` writes"
+        ) from None
+
+
+def _resolve(base: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def init_config(data_dir: Path) -> Path:
+    """Write DATA_DIR/spokesync.toml with the defaults, keeping an existing file as it is."""
+    file = Path(data_dir) / CONFIG_NAME
+    if not file.exists():
+        write_document(file, default_document())
+    return file
+
+
+def add_spoke(file: Path, spoke_id: str, drop: Path) -> None:
+    """Register (or re-point) a spoke whose source is a drop folder."""
+    document = read_document(file)
+    document.setdefault("spokes", {})[spoke_id] = {
+        "source": "drop",
+        "drop": str(Path(drop).absolute()),
+    }
+    write_document(file, document)

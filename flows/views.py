@@ -1,0 +1,141 @@
+"""What the command line shows: rich tables and progress bars, counts and UIDs only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from flows.config import Config
+
+
+def print_spokes(console: Console, config: Config) -> None:
+    table = Table("spoke", "source", "drop", title=f"spokes in {config.file}")
+    for name, spoke in sorted(config.spokes.items()):
+        table.add_row(name, spoke.source, str(spoke.drop or ""))
+    console.print(table)
+
+
+def build_with_progress(console: Console, dicom_dir: Path, spoke: str, out: Path):
+    """Run the manifest build with a progress bar over the files it reads."""
+    from tasks.manifest_build import build_drop
+
+    total = sum(1 for p in Path(dicom_dir).rglob("*") if p.is_file())
+    columns = (
+        TextColumn("reading DICOM headers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("build", total=total)
+        return build_drop(
+            Path(dicom_dir), spoke, Path(out), progress=lambda n: progress.advance(bar, n)
+        )
+
+
+def print_build(console: Console, result, out: Path) -> None:
+    console.print(
+        f"drop {out}: {result.rows_written} instances in manifest, "
+        f"{result.rejected} file(s) rejected"
+        + (f" (see {Path(out) / 'rejected.csv'})" if result.rejected else "")
+    )
+
+
+def print_runs(console: Console, results: dict[str, dict]) -> None:
+    """One row per spoke run; says plainly when nothing new was archived."""
+    table = Table(
+        "spoke",
+        "status",
+        "manifest rows",
+        "new instances",
+        "TARs",
+        "bytes",
+        "cc records",
+        title="runs",
+    )
+    for spoke, r in sorted(results.items()):
+        if r["status"] == "failed":
+            table.add_row(spoke, "[red]failed[/]", "", "", "", "", "")
+            continue
+        table.add_row(
+            spoke,
+            r["status"],
+            str(r["manifest_rows"]),
+            str(r["new_instances"]),
+            str(r["tars_written"]),
+            f"{r['bytes_archived']:,}",
+            str(r["cc_records"]),
+        )
+    console.print(table)
+    for spoke, r in sorted(results.items()):
+        if r["status"] == "failed":
+            console.print(f"[red]{spoke} failed:[/] {r['error']}", highlight=False)
+        elif r["status"] == "committed" and r["new_instances"] == 0:
+            console.print(
+                f"{spoke}: nothing new to archive; the catalog already holds "
+                "every instance of this manifest"
+            )
+        elif r["status"] == "dry_run":
+            console.print(f"{spoke}: dry run, nothing changed; plan written to {r['plan']}")
+
+
+def run_nightly(console: Console, config_file: Path, *, wait: bool) -> bool:
+    """Run the nightly flow and print every spoke's outcome; False if any spoke failed."""
+    from flows.reconcile import SpokesFailed, nightly_reconcile
+
+    state = nightly_reconcile(config_file=str(config_file), wait=wait, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, SpokesFailed):
+        print_runs(console, result.results)
+        return False
+    if isinstance(result, Exception):
+        console.print(f"[bold red]error:[/] {result}", highlight=False)
+        return False
+    print_runs(console, result)
+    return True
+
+
+def print_catalog(console: Console, rows: list[dict], config: Config) -> None:
+    table = Table(
+        "spoke",
+        "studies",
+        "series",
+        "instances",
+        "TARs",
+        "bytes",
+        title="what the hub holds in nearline",
+    )
+    for r in rows:
+        table.add_row(
+            r["spoke"],
+            str(r["studies"]),
+            str(r["series"]),
+            str(r["instances"]),
+            str(r["tars"]),
+            f"{r['bytes']:,}",
+        )
+    console.print(table)
+    console.print(
+        f"catalog: {config.catalog}\nnearline: {', '.join(map(str, config.volumes))}"
+        f"\nreports: {config.reports}\nconfiguration: {config.file}"
+    )
+
+
+def print_findings(console: Console, findings: list, checked: int) -> None:
+    if not findings:
+        console.print(
+            f"nearline verified: {checked} stored objects match the catalog, "
+            "no orphan or partial TARs"
+        )
+        return
+    for f in findings:  # one line each, full paths, so an administrator can copy or grep them
+        member = f" member {f.member}" if f.member else ""
+        console.print(
+            f"[red]{f.kind}[/] {Path(f.volume) / f.relpath}{member}: {f.detail}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"[red]{len(findings)} problem(s)[/] in nearline; the catalog was not changed")

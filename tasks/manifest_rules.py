@@ -1,0 +1,192 @@
+"""The manifest contract's checks (DESIGN §2) on an in-memory table: pure, vectorised, no I/O."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from catalog.errors import ManifestInvalid
+from tasks.manifest_schema import INT_COLUMNS, MANIFEST_SCHEMA, REQUIRED_COLUMNS, UID_COLUMNS
+
+UID_PATTERN = r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$"
+FINGERPRINT_PATTERN = r"^(px1|ds1):[0-9a-f]{64}$"
+MAX_UID_LENGTH = 64
+MAX_VALUE_LENGTH = 1024  # longer than any tracked attribute's VR allows (LO 64, PN 5×64, …)
+UID_FIX = "write UIDs as dot-separated numbers without leading zeros, at most 64 characters"
+
+
+def conform(table: pa.Table, file: str) -> pa.Table:
+    """Check required columns, cast known ones to the schema; unknown columns are dropped."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ManifestInvalid(
+            file,
+            f"required column(s) missing: {', '.join(missing)}",
+            column=missing[0],
+            fix="add the column (a null fingerprint is allowed)",
+        )
+    columns = []
+    for field in MANIFEST_SCHEMA:
+        if field.name not in table.column_names:
+            columns.append(pa.nulls(len(table), field.type))
+            continue
+        columns.append(_cast(table.column(field.name), field, file))
+    return pa.Table.from_arrays(columns, schema=MANIFEST_SCHEMA)
+
+
+def _cast(column: pa.ChunkedArray, field: pa.Field, file: str) -> pa.ChunkedArray:
+    if column.type == field.type:
+        return column
+    if field.name in INT_COLUMNS and pa.types.is_string(column.type):
+        column = pc.if_else(pc.equal(pc.utf8_trim_whitespace(column), ""), None, column)
+    try:
+        return column.cast(field.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        row = _first_uncastable(column, field.type)
+        if pa.types.is_binary(column.type) and field.name not in INT_COLUMNS:
+            raise ManifestInvalid(
+                file,
+                "value is not valid UTF-8 text",
+                row=row,
+                column=field.name,
+                fix="write the manifest in UTF-8",
+            ) from None
+        wanted = "a whole number" if field.name in INT_COLUMNS else "text"
+        raise ManifestInvalid(
+            file,
+            f"value {_show(column, row)} is not {wanted}",
+            row=row,
+            column=field.name,
+            fix=f"write {field.name} as {wanted}",
+        ) from None
+
+
+def _first_uncastable(column: pa.ChunkedArray, target: pa.DataType) -> int | None:
+    for index, value in enumerate(column.to_pylist()):  # only reached on error, to name the row
+        try:
+            pa.array([value]).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return index + 1
+    return None
+
+
+def _show(column: pa.ChunkedArray, row: int | None) -> str:
+    if row is None:
+        return "?"
+    return repr(str(column[row - 1].as_py())[:80])
+
+
+def check(table: pa.Table, file: str) -> None:
+    """Raise ManifestInvalid for the first broken rule, naming its row (1 = first data row)."""
+    _check_present(table, file)
+    _check_uids(table, file)
+    _check_fingerprints(table, file)
+    _check_lengths(table, file)
+    _check_unique_sops(table, file)
+    _check_one_parent(table, file, "series_instance_uid", "study_instance_uid", "series")
+    _check_one_parent(table, file, "study_instance_uid", "patient_id", "study")
+
+
+def first_row(mask: pa.ChunkedArray | pa.Array) -> int | None:
+    index = pc.index(pc.fill_null(mask, False), True).as_py()
+    return None if index < 0 else index + 1
+
+
+def _check_present(table: pa.Table, file: str) -> None:
+    for name in REQUIRED_COLUMNS:
+        if name == "fingerprint":
+            continue
+        column = table.column(name)
+        row = first_row(pc.or_(pc.is_null(column), pc.equal(pc.utf8_trim_whitespace(column), "")))
+        if row is not None:
+            raise ManifestInvalid(
+                file, "value is empty", row=row, column=name, fix=f"every row needs a {name}"
+            )
+
+
+def _check_uids(table: pa.Table, file: str) -> None:
+    for name in UID_COLUMNS:
+        column = table.column(name)
+        bad = pc.or_(
+            pc.invert(pc.match_substring_regex(column, UID_PATTERN)),
+            pc.greater(pc.utf8_length(column), MAX_UID_LENGTH),
+        )
+        row = first_row(bad)
+        if row is not None:
+            raise ManifestInvalid(
+                file,
+                f"{_show(column, row)} is not a valid DICOM UID",
+                row=row,
+                column=name,
+                fix=UID_FIX,
+            )
+
+
+def _check_fingerprints(table: pa.Table, file: str) -> None:
+    column = table.column("fingerprint")
+    row = first_row(pc.invert(pc.match_substring_regex(column, FINGERPRINT_PATTERN)))
+    if row is not None:
+        raise ManifestInvalid(
+            file,
+            f"{_show(column, row)} is not a v1 fingerprint",
+            row=row,
+            column="fingerprint",
+            fix="write 'px1:' or 'ds1:' and 64 lowercase hex digits, or leave it "
+            "empty (see docs/fingerprints.md)",
+        )
+
+
+def _check_lengths(table: pa.Table, file: str) -> None:
+    for field in MANIFEST_SCHEMA:
+        if not pa.types.is_string(field.type) or field.name in UID_COLUMNS:
+            continue
+        row = first_row(pc.greater(pc.utf8_length(table.column(field.name)), MAX_VALUE_LENGTH))
+        if row is not None:
+            raise ManifestInvalid(
+                file,
+                f"value is longer than {MAX_VALUE_LENGTH} characters",
+                row=row,
+                column=field.name,
+                fix="send the attribute as the object holds it (DICOM VR limits)",
+            )
+
+
+def _check_unique_sops(table: pa.Table, file: str) -> None:
+    counts = table.group_by("sop_instance_uid").aggregate(
+        [("sop_instance_uid", "count"), ("study_instance_uid", "count_distinct")]
+    )
+    dup = counts.filter(pc.greater(counts.column("sop_instance_uid_count"), 1))
+    if len(dup) == 0:
+        return
+    uid = dup.column("sop_instance_uid")[0].as_py()
+    rows = _rows_of(table, "sop_instance_uid", uid)
+    if dup.column("study_instance_uid_count_distinct")[0].as_py() > 1:
+        problem = f"SOP instance {uid} is listed in two studies (rows {rows[0]} and {rows[1]})"
+        fix = "an instance belongs to exactly one study; list it once, under its current study"
+    else:
+        problem = f"SOP instance {uid} is listed twice (rows {rows[0]} and {rows[1]})"
+        fix = "list each SOP instance once"
+    raise ManifestInvalid(file, problem, row=rows[1], column="sop_instance_uid", fix=fix)
+
+
+def _check_one_parent(table: pa.Table, file: str, child: str, parent: str, level: str) -> None:
+    counts = table.group_by(child).aggregate([(parent, "count_distinct")])
+    bad = counts.filter(pc.greater(counts.column(f"{parent}_count_distinct"), 1))
+    if len(bad) == 0:
+        return
+    uid = bad.column(child)[0].as_py()
+    rows = _rows_of(table, child, uid)
+    values = table.column(parent).take(pa.array([r - 1 for r in rows])).to_pylist()
+    other = next(i for i, v in enumerate(values) if v != values[0])
+    raise ManifestInvalid(
+        file,
+        f"{level} {uid} has two different {parent} values (rows {rows[0]} and {rows[other]})",
+        row=rows[other],
+        column=parent,
+        fix=f"every row of one {level} must carry the same {parent}",
+    )
+
+
+def _rows_of(table: pa.Table, column: str, value: str) -> list[int]:
+    mask = pc.equal(table.column(column), value)
+    return [i + 1 for i in pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist()]

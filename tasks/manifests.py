@@ -1,0 +1,206 @@
+"""Reading a spoke drop (DESIGN §2) and refusing bad input before anything changes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from catalog.errors import ManifestInvalid
+from tasks import manifest_rules
+from tasks.manifest_schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+
+DELETION_LEVELS = ("study", "series", "instance")
+
+
+@dataclass(frozen=True)
+class Drop:
+    path: Path
+    spoke: str
+    generated_at: datetime
+    manifest: pa.Table
+    deletions: pa.Table | None
+
+
+def read_drop(path: Path, spoke: str) -> Drop:
+    """Read and validate the drop at `path` for `spoke`; raise ManifestInvalid on any bad input."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ManifestInvalid(
+            str(path),
+            "the drop folder does not exist",
+            fix="point the spoke at the folder that holds manifest.json",
+        )
+    generated_at = read_meta(path / "manifest.json", spoke)
+    manifest = read_manifest_table(path)
+    deletions = read_deletions(path / "deletions.parquet")
+    return Drop(path, spoke, generated_at, manifest, deletions)
+
+
+def read_meta(file: Path, spoke: str) -> datetime:
+    """Check manifest.json: spoke, format and fingerprint version; return generated_at."""
+    try:
+        meta = json.loads(file.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ManifestInvalid(
+            str(file), "file is missing", fix="write manifest.json beside the manifest"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestInvalid(str(file), f"not valid UTF-8 JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ManifestInvalid(str(file), "must hold a JSON object")
+    expected = {"spoke": spoke, "format": MANIFEST_FORMAT, "fingerprint": FINGERPRINT_VERSION}
+    for key, value in expected.items():
+        if meta.get(key) != value:
+            raise ManifestInvalid(
+                str(file),
+                f"{key} is {meta.get(key)!r}, expected {value!r}",
+                column=key,
+                fix=_meta_fix(key),
+            )
+    return _parse_time(meta.get("generated_at"), file)
+
+
+def _meta_fix(key: str) -> str:
+    if key == "spoke":
+        return "send this drop to the spoke it came from, or fix the spoke id in manifest.json"
+    return "write the drop with a spokesync version that speaks manifest format 1, fingerprint v1"
+
+
+def _parse_time(value: object, file: Path) -> datetime:
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ManifestInvalid(
+            str(file),
+            f"generated_at {value!r} is not an ISO-8601 time",
+            column="generated_at",
+            fix="write e.g. 2026-11-27T23:00:00Z",
+        ) from None
+    if stamp.tzinfo is None:
+        raise ManifestInvalid(
+            str(file),
+            "generated_at has no time zone",
+            column="generated_at",
+            fix="end it with Z (UTC) or an offset such as +01:00",
+        )
+    return stamp
+
+
+def read_manifest_table(drop: Path) -> pa.Table:
+    """manifest.parquet (or manifest.csv), conformed to the schema and checked row by row."""
+    parquet, csv = drop / "manifest.parquet", drop / "manifest.csv"
+    if parquet.exists():
+        file, raw = parquet, _read_parquet(parquet)
+    elif csv.exists():
+        file, raw = csv, _read_csv(csv)
+    else:
+        raise ManifestInvalid(
+            str(parquet),
+            "file is missing",
+            fix="write manifest.parquet (or manifest.csv with the same header)",
+        )
+    table = manifest_rules.conform(raw, str(file))
+    manifest_rules.check(table, str(file))
+    check_object_uris(table, str(file))
+    return table
+
+
+def _read_parquet(file: Path) -> pa.Table:
+    try:
+        return pq.read_table(file)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ManifestInvalid(
+            str(file),
+            f"not a readable Parquet file ({exc})",
+            fix="write the file again; it may be truncated",
+        ) from None
+
+
+def _read_csv(file: Path) -> pa.Table:
+    with file.open("rb") as stream:
+        header = stream.readline().decode("utf-8", "replace").strip().split(",")
+    types = {name: pa.string() for name in header}
+    options = pacsv.ConvertOptions(
+        column_types=types,
+        strings_can_be_null=True,
+        null_values=[""],
+        quoted_strings_can_be_null=False,
+    )
+    try:
+        return pacsv.read_csv(file, convert_options=options)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ManifestInvalid(
+            str(file),
+            f"not a readable UTF-8 CSV file ({exc})",
+            fix="write the CSV as UTF-8 with the manifest header",
+        ) from None
+
+
+def check_object_uris(table: pa.Table, file: str) -> None:
+    """Refuse an object_uri that is absolute or climbs out of the drop (`..`)."""
+    uris = table.column("object_uri")
+    web = pc.match_substring_regex(uris, r"^https?://")
+    escaping = pc.or_(
+        pc.match_substring_regex(uris, r"^(/|\\|[A-Za-z]:)"),
+        pc.match_substring_regex(uris, r"(^|[/\\])\.\.([/\\]|$)"),
+    )
+    row = manifest_rules.first_row(pc.and_(pc.invert(web), escaping))
+    if row is not None:
+        raise ManifestInvalid(
+            file,
+            f"object_uri {uris[row - 1].as_py()!r} escapes the drop folder",
+            row=row,
+            column="object_uri",
+            fix="use a path relative to the drop, e.g. objects/1.2.3.dcm",
+        )
+
+
+def read_deletions(file: Path) -> pa.Table | None:
+    """Optional explicit deletions: level (study|series|instance), uid, reason_code, reason_text."""
+    if not file.exists():
+        return None
+    table = _read_parquet(file)
+    for name in ("level", "uid"):
+        if name not in table.column_names:
+            raise ManifestInvalid(
+                str(file),
+                f"required column {name!r} is missing",
+                column=name,
+                fix="deletions need level, uid, reason_code and reason_text",
+            )
+    levels = table.column("level")
+    row = manifest_rules.first_row(pc.invert(pc.is_in(levels, pa.array(DELETION_LEVELS))))
+    if row is not None:
+        raise ManifestInvalid(
+            str(file),
+            f"level {levels[row - 1].as_py()!r} is unknown",
+            row=row,
+            column="level",
+            fix="use study, series or instance",
+        )
+    uids = table.column("uid").cast(pa.string())
+    bad = pc.or_(
+        pc.invert(pc.match_substring_regex(uids, manifest_rules.UID_PATTERN)),
+        pc.greater(pc.utf8_length(uids), manifest_rules.MAX_UID_LENGTH),
+    )
+    row = manifest_rules.first_row(bad)
+    if row is not None:
+        raise ManifestInvalid(
+            str(file),
+            f"{uids[row - 1].as_py()!r} is not a valid DICOM UID",
+            row=row,
+            column="uid",
+            fix=manifest_rules.UID_FIX,
+        )
+    return table
+
+
+def empty_manifest() -> pa.Table:
+    return MANIFEST_SCHEMA.empty_table()

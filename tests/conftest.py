@@ -1,0 +1,49 @@
+"""Shared fixtures: sample spokes built once per session from real DICOM objects."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+@pytest.fixture(scope="session")
+def sample_sources(tmp_path_factory) -> dict[str, Path]:
+    """The sample spokes' DICOM folders (real objects), written once per test session."""
+    from tasks.samples import SAMPLE_SPOKES, write_sample_spoke
+
+    root = tmp_path_factory.mktemp("sources")
+    return {spoke: _written(spoke, root / spoke, write_sample_spoke) for spoke in SAMPLE_SPOKES}
+
+
+def _written(spoke: str, folder: Path, writer) -> Path:
+    writer(spoke, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_drops(tmp_path_factory, sample_sources) -> dict[str, Path]:
+    """A drop per sample spoke, built with the manifest builder; tests copy before changing one."""
+    from tasks.manifest_build import build_drop
+
+    root = tmp_path_factory.mktemp("drops")
+    drops = {}
+    for spoke, source in sample_sources.items():
+        build_drop(source, spoke, root / spoke)
+        drops[spoke] = root / spoke
+    return drops
+
+
+@pytest.fixture
+def hub(tmp_path, sample_drops):
+    """A fresh configuration with both sample spokes registered; returns the loaded Config."""
+    from flows.config import add_spoke, init_config, load_config
+
+    file = init_config(tmp_path / "hub")
+    for spoke, drop in sample_drops.items():
+        add_spoke(file, spoke, drop)
+    return load_config(file)
