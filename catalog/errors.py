@@ -67,5 +67,15 @@ class MassDeletionBlocked(SpokesyncError):
         )
 
 
+class CatalogChanged(SpokesyncError):
+    """Another run committed between this run's plan and its commit; nothing was changed."""
+
+    def __init__(self, spoke: str) -> None:
+        super().__init__(
+            f"another run changed the catalog while spoke {spoke} was being reconciled; nothing "
+            "was changed by this run. Run it again (it will plan against the new state)"
+        )
+
+
 class ConfigInvalid(SpokesyncError):
     """The configuration file is missing, unreadable or names something that does not exist."""

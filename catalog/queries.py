@@ -43,3 +43,11 @@ def run(con, name: str, params: dict | None = None):
     text = sql(name)
     used = set(_PARAM.findall(text))
     return con.execute(text, {k: v for k, v in (params or {}).items() if k in used})
+
+
+def run_script(con, name: str, params: dict | None = None) -> None:
+    """Execute a block of several `;`-separated statements in order."""
+    for statement in (part.strip() for part in sql(name).split(";\n")):
+        if statement:
+            used = set(_PARAM.findall(statement))
+            con.execute(statement, {k: v for k, v in (params or {}).items() if k in used})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,9 +21,11 @@ app = typer.Typer(
 )
 spoke_app = typer.Typer(help="Register and list spokes.", no_args_is_help=True)
 manifest_app = typer.Typer(help="Build and inspect spoke drops.", no_args_is_help=True)
+changes_app = typer.Typer(help="The change log: list cc records.", no_args_is_help=True)
+app.add_typer(changes_app, name="changes")
 app.add_typer(spoke_app, name="spoke")
 app.add_typer(manifest_app, name="manifest")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -97,8 +100,11 @@ def reconcile(
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     config: ConfigOpt = None,
     wait: WaitOpt = False,
+    allow_mass_delete: Annotated[
+        bool, typer.Option("--allow-mass-delete", help="confirm a run that deletes many objects")
+    ] = False,
 ) -> None:
-    """Reconcile one spoke now (the reconcile-spoke flow)."""
+    """Reconcile one spoke now (the reconcile-spoke flow); --dry-run only shows the plan."""
     from flows.reconcile import reconcile_spoke
 
     file = cfg.config_path(config).absolute()
@@ -108,11 +114,13 @@ def reconcile(
         dry_run=dry_run,
         config_file=str(file),
         wait=wait,
+        allow_mass_delete=allow_mass_delete,
         return_state=True,
     )
     result = state.result(raise_on_failure=False)
     if isinstance(result, Exception):
         _fail(result)
+    views.print_plan(console, Path(result["plan"]))
     views.print_runs(console, {spoke: result})
 
 
@@ -165,3 +173,28 @@ def schedule(
         f"{prefect_yaml} {state}: cron {loaded.schedule.cron!r}, "
         f"timezone {loaded.schedule.timezone}"
     )
+
+
+@changes_app.command("list")
+def changes_list(
+    spoke: Annotated[str | None, typer.Option("--spoke")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="ISO date or time")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    config: ConfigOpt = None,
+    wait: WaitOpt = False,
+) -> None:
+    """The change log: every cc record with its kind, status and studies before → after."""
+    from catalog import open_catalog
+    from catalog.changes import list_changes
+
+    try:
+        moment = views.parse_since(since)
+        loaded = cfg.load_config(config)
+        with open_catalog(loaded.catalog, wait=wait) as con:
+            records = list_changes(con, spoke=spoke, since=moment)
+    except (SpokesyncError, ValueError) as exc:
+        _fail(exc)
+    if fmt == "json":
+        views.print_json(records)
+    else:
+        views.print_changes(console, records)

@@ -27,6 +27,7 @@ class SpokeConfig(BaseModel):
 class Policies(BaseModel):
     max_delete_fraction: float = Field(0.05, ge=0, le=1)
     max_delete_count: int = Field(10_000, ge=0)
+    min_delete_guard: int = Field(10, ge=0)  # this many deletions never trip the fraction
     ownership: Literal["warn", "enforce"] = "warn"
     archive_batch_series: int = Field(50, ge=1)
 

@@ -1,4 +1,9 @@
-"""`spokesync demo`: sample spokes from real DICOM objects, the nightly flow, a summary."""
+"""`spokesync demo`: sample spokes from real DICOM objects, two nights of the nightly flow.
+
+Night 1 archives both spokes. Night 2 replays one change of every kind (split, merge, segment,
+corrections, deletions, a UID fix, new objects, an ambiguous pairing) made by the simulator.
+Run again, the demo finds nothing new and says so.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,14 @@ from pathlib import Path
 from rich.console import Console
 
 from catalog import open_catalog
+from catalog.changes import list_changes
 from catalog.storage import spoke_summary
 from flows import config as cfg
 from flows import views
+from flows.demo_changes import first_act_drop, second_act_drop
+
+DONE = "demo-night2.done"
+DEMO_DELETE_FRACTION = 0.5
 
 
 def prepare_spokes(console: Console, data_dir: Path) -> Path:
@@ -18,6 +28,10 @@ def prepare_spokes(console: Console, data_dir: Path) -> Path:
     from tasks.samples import SAMPLE_SPOKES, write_sample_spoke
 
     file = cfg.init_config(data_dir)
+    document = cfg.read_document(file)
+    # night 2 deletes a series and a whole study of a small spoke: a fifth of what is in scope
+    document["policies"]["max_delete_fraction"] = DEMO_DELETE_FRACTION
+    cfg.write_document(file, document)
     for spoke in SAMPLE_SPOKES:
         source, drop = data_dir / "sources" / spoke, data_dir / "drops" / spoke
         if not source.exists():
@@ -26,17 +40,42 @@ def prepare_spokes(console: Console, data_dir: Path) -> Path:
         if not (drop / "manifest.json").exists():
             result = build_drop(source, spoke, drop)
             console.print(f"{spoke}: built drop {drop} ({result.rows_written} instances)")
-        cfg.add_spoke(file, spoke, drop)
+        cfg.add_spoke(file, spoke, first_act_drop(spoke, drop, data_dir))
     return file
+
+
+def second_night(console: Console, data_dir: Path, file: Path) -> None:
+    """Point each spoke at its changed drop (made once by the simulator)."""
+    config = cfg.load_config(file)
+    for spoke, source in sorted(config.spokes.items()):
+        drop, expected = second_act_drop(spoke, source.drop, data_dir)
+        console.print(
+            f"{spoke}: the simulator changed the spoke ({expected} change(s)); new drop {drop}"
+        )
+        cfg.add_spoke(file, spoke, drop)
 
 
 def run_demo(console: Console, data_dir: Path) -> bool:
     """The whole demo; False if a spoke failed."""
     data_dir = Path(data_dir).absolute()
-    file = prepare_spokes(console, data_dir)
-    ok = views.run_nightly(console, file, wait=True)
+    if (data_dir / DONE).exists():
+        console.rule("the demo ran before: one more nightly run over the same drops")
+        file = data_dir / cfg.CONFIG_NAME
+        ok = views.run_nightly(console, file, wait=True)
+    else:
+        file = prepare_spokes(console, data_dir)
+        console.rule("night 1: first archive of the sample spokes")
+        ok = views.run_nightly(console, file, wait=True)
+        console.rule("night 2: the spokes changed their studies")
+        second_night(console, data_dir, file)
+        ok = views.run_nightly(console, file, wait=True) and ok
+        (data_dir / DONE).write_text("night 2 applied\n")
     config = cfg.load_config(file)
     with open_catalog(config.catalog, wait=True) as con:
-        rows = spoke_summary(con)
+        rows, changes = spoke_summary(con), list_changes(con)
+    views.print_changes(
+        console,
+        [c for c in changes if c["kind"] != "NEW_OBJECTS" or c["run_id"] == changes[-1]["run_id"]],
+    )
     views.print_catalog(console, rows, config)
     return ok

@@ -34,17 +34,19 @@ def reconcile_spoke(
     dry_run: bool = False,
     config_file: str | None = None,
     wait: bool = True,
+    allow_mass_delete: bool = False,
 ) -> dict:
     """Reconcile one spoke's drop against the catalog, archiving what is new."""
     logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None)
     state = new_run(config, spoke, Path(drop) if drop else None)
     state = pull_manifest_task(state)
-    state = plan_run_task(config, state, wait)
+    state = plan_run_task(config, state, wait, allow_mass_delete)
     logger.info(
-        "run %s: %d manifest rows, %d new instances in %d batches",
+        "run %s: %d manifest rows, plan %s, %d new instances in %d batches",
         state.run_id,
         state.manifest_rows,
+        state.kinds or "{}",
         state.new_instances,
         len(state.batch_paths),
     )

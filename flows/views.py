@@ -73,7 +73,7 @@ def print_runs(console: Console, results: dict[str, dict]) -> None:
     for spoke, r in sorted(results.items()):
         if r["status"] == "failed":
             console.print(f"[red]{spoke} failed:[/] {r['error']}", highlight=False)
-        elif r["status"] == "committed" and r["new_instances"] == 0:
+        elif r["status"] == "committed" and r["new_instances"] == 0 and r["cc_records"] == 0:
             console.print(
                 f"{spoke}: nothing new to archive; the catalog already holds "
                 "every instance of this manifest"
@@ -120,7 +120,8 @@ def print_catalog(console: Console, rows: list[dict], config: Config) -> None:
     console.print(table)
     console.print(
         f"catalog: {config.catalog}\nnearline: {', '.join(map(str, config.volumes))}"
-        f"\nreports: {config.reports}\nconfiguration: {config.file}"
+        f"\nwork folders of each run (manifest, plan, batches): {config.work}"
+        f"\nconfiguration: {config.file}"
     )
 
 
@@ -139,3 +140,83 @@ def print_findings(console: Console, findings: list, checked: int) -> None:
             soft_wrap=True,
         )
     console.print(f"[red]{len(findings)} problem(s)[/] in nearline; the catalog was not changed")
+
+
+def _studies(uids: list[str]) -> str:
+    return ", ".join(f"…{u[-8:]}" for u in uids) or "—"
+
+
+def print_plan(console: Console, records_path: Path) -> None:
+    """The plan: kind, studies before → after, instances and attributes of each record."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    if not records_path.exists():
+        return
+    records = pq.read_table(records_path).to_pylist()
+    table = Table(
+        "kind",
+        "status",
+        "studies before → after",
+        "instances",
+        "attributes",
+        title=f"plan: {len(records)} record(s)",
+    )
+    for r in records:
+        attributes = json.loads(r["attributes"]) if r["attributes"] else {}
+        shown = ", ".join(f"{k} changed" for k in sorted(attributes))  # never the values
+        table.add_row(
+            r["kind"],
+            r["status"],
+            f"{_studies(r['source_study_uids'])} → {_studies(r['target_study_uids'])}",
+            str(r["instances"]),
+            shown,
+        )
+    console.print(table)
+
+
+def parse_since(value: str | None):
+    """--since as an aware datetime (a bare date means its midnight UTC)."""
+    from datetime import UTC, datetime
+
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {value!r} is not an ISO date or time, e.g. 2026-11-01") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def print_json(records: list[dict]) -> None:
+    """JSON to standard output, one document, machine-readable (times as ISO-8601)."""
+    import json
+    import sys
+
+    json.dump(records, sys.stdout, indent=2, default=lambda v: v.isoformat())
+    sys.stdout.write("\n")
+
+
+def print_changes(console: Console, records: list[dict]) -> None:
+    table = Table(
+        "seq",
+        "spoke",
+        "kind",
+        "status",
+        "studies before → after",
+        "instances",
+        "attributes",
+        title=f"change log: {len(records)} record(s)",
+    )
+    for r in records:
+        table.add_row(
+            str(r["seq"]),
+            r["spoke"],
+            r["kind"],
+            r["status"],
+            f"{_studies(r['source_study_uids'])} → {_studies(r['target_study_uids'])}",
+            str(r["instances"]),
+            ", ".join(sorted(r["attributes"])),
+        )
+    console.print(table)

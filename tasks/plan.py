@@ -1,53 +1,231 @@
-"""The plan of a run: the cc records it would create, as a table (pure; no I/O)."""
+"""Building a run's plan: detection over the catalog, written as Parquet tables (DESIGN §4)."""
 
 from __future__ import annotations
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import json
+from dataclasses import dataclass
 
-PLAN_SCHEMA = pa.schema(
+import duckdb
+import pyarrow as pa
+
+from catalog import detect as sql_detect
+from tasks import detect
+from tasks.detect import Edge, Planned, RecordBook, StudyFact
+
+RECORD_SCHEMA = pa.schema(
     [
+        ("rec", pa.int64()),
         ("kind", pa.string()),
         ("status", pa.string()),
         ("source_study_uids", pa.list_(pa.string())),
         ("target_study_uids", pa.list_(pa.string())),
         ("instances", pa.int64()),
-        ("series", pa.int64()),
-        ("bytes", pa.int64()),
         ("attributes", pa.string()),
+        ("evidence", pa.string()),
+    ]
+)
+STALE_SCHEMA = pa.schema(
+    [
+        ("study", pa.string()),
+        ("owner", pa.string()),
+        ("difference", pa.string()),
+        ("since", pa.timestamp("us", tz="UTC")),
+    ]
+)
+ATTRIBUTE_SCHEMA = pa.schema(
+    [
+        ("rec", pa.int64()),
+        ("level", pa.string()),
+        ("entity", pa.string()),
+        ("study", pa.string()),
+        ("attribute", pa.string()),
+        ("old", pa.string()),
+        ("new", pa.string()),
     ]
 )
 
 
-def new_object_plan(new_rows: pa.Table) -> pa.Table:
-    """One NEW_OBJECTS record per study that gains objects."""
-    if len(new_rows) == 0:
-        return PLAN_SCHEMA.empty_table()
-    sizes = pc.fill_null(new_rows.column("object_size"), 0)
-    grouped = (
-        new_rows.set_column(new_rows.schema.get_field_index("object_size"), "object_size", sizes)
-        .group_by("study_instance_uid")
-        .aggregate(
-            [
-                ("sop_instance_uid", "count"),
-                ("series_instance_uid", "count_distinct"),
-                ("object_size", "sum"),
-            ]
-        )
-        .sort_by("study_instance_uid")
+@dataclass(frozen=True)
+class Plan:
+    records: pa.Table  # one row per cc record the run would create
+    members: pa.Table  # one row per instance a record moves, copies, deletes, adds or holds
+    attributes: pa.Table  # one row per changed attribute, for applying and for history
+    deleting: int
+    in_scope: int
+    stale: pa.Table  # a non-owner's studies that show a replaced state (reported, not applied)
+
+
+def build_plan(
+    con: duckdb.DuckDBPyConnection,
+    manifest: pa.Table,
+    deletions: pa.Table | None,
+    *,
+    spoke: str = "",
+    ownership: str = "warn",
+) -> Plan:
+    """Pair the manifest with the catalog and decide every record, without changing anything."""
+    sql_detect.pair(con, manifest, deletions, spoke)
+    facts = {r["study"]: StudyFact(**r) for r in sql_detect.rows(con, "study_facts")}
+    edges = [Edge(**r) for r in sql_detect.rows(con, "move_edges")]
+    shapes = [detect.shape_of(g, facts) for g in detect.components(edges)]
+    study_pairs = [(s, s) for s, f in facts.items() if f.in_catalog and f.reported]
+    study_pairs += [(k[1][0], k[2][0]) for k in shapes if k[0] == "REIDENTIFY"]
+    study_changes, series_changes = sql_detect.attribute_changes(con, study_pairs)
+    changes_of: dict[tuple[str, str], list[dict]] = {}
+    for c in study_changes:
+        changes_of.setdefault((c["source"], c["target"]), []).append(c)
+    book = RecordBook()
+    reidentified = set(detect.plan_moves(book, edges, facts, changes_of))
+    detect.plan_attributes(book, study_changes, series_changes, reidentified)
+    renamed = sql_detect.rows(con, "renamed_in_place")
+    _assign_renamed(book, renamed)
+    detect.plan_deletions(book, sql_detect.rows(con, "gone_by_study"))
+    detect.plan_new(book, sql_detect.rows(con, "new_by_study"))
+    fingerprint_rec = detect.plan_ambiguous(book, sql_detect.rows(con, "ambiguous_groups"))
+    detect.apply_ownership(book, facts, spoke, ownership)
+    members = sql_detect.members(
+        con, _edge_records(book), _study_records(book), _ambiguous_records(fingerprint_rec)
     )
-    studies = grouped.column("study_instance_uid").to_pylist()
-    n = len(grouped)
+    guard = sql_detect.rows(con, "counts_for_guard")[0]
+    return Plan(
+        _records(book, members),
+        members,
+        _attributes(book, study_changes, series_changes, reidentified),
+        guard["deleting"],
+        guard["in_scope"],
+        pa.Table.from_pylist(sql_detect.rows(con, "stale_found"), schema=STALE_SCHEMA),
+    )
+
+
+def _assign_renamed(book: RecordBook, renamed: list[dict]) -> None:
+    """Instances re-identified inside their own study join that study's record."""
+    for r in renamed:
+        owner = next((p for p in book.records if r["study"] in p.sources and p.edges), None)
+        owner = owner or next(
+            (
+                p
+                for p in book.records
+                if p.kind == "ATTRIBUTES" and p.sources == (r["study"],) and p.series is None
+            ),
+            None,
+        )
+        if owner is None:
+            owner = book.add(
+                "ATTRIBUTES",
+                (r["study"],),
+                (r["study"],),
+                evidence={"renamed_in_place": r["instances"]},
+            )
+        owner.role = "inplace"
+        owner.evidence["renamed_in_place"] = r["instances"]
+
+
+def _edge_records(book: RecordBook) -> pa.Table:
+    pairs = [(e.source, e.target, p.rec) for p in book.records for e in p.edges]
     return pa.table(
         {
-            "kind": ["NEW_OBJECTS"] * n,
-            "status": ["applied"] * n,
-            "source_study_uids": [[] for _ in studies],
-            "target_study_uids": [[s] for s in studies],
-            "instances": grouped.column("sop_instance_uid_count"),
-            "series": grouped.column("series_instance_uid_count_distinct"),
-            "bytes": grouped.column("object_size_sum").cast(pa.int64()),
-            "attributes": pa.nulls(n, pa.string()),
+            "source": [p[0] for p in pairs],
+            "target": [p[1] for p in pairs],
+            "rec": pa.array([p[2] for p in pairs], pa.int64()),
         },
-        schema=PLAN_SCHEMA,
+        schema=pa.schema([("source", pa.string()), ("target", pa.string()), ("rec", pa.int64())]),
     )
+
+
+def _study_records(book: RecordBook) -> pa.Table:
+    rows = [
+        (s, p.role, p.reason_code, p.rec)
+        for p in book.records
+        if p.role
+        for s in (p.targets if p.role == "new" else p.sources)
+    ]
+    return pa.table(
+        {
+            "study": [r[0] for r in rows],
+            "role": [r[1] for r in rows],
+            "reason_code": pa.array([r[2] for r in rows], pa.string()),
+            "rec": pa.array([r[3] for r in rows], pa.int64()),
+        }
+    )
+
+
+def _ambiguous_records(fingerprint_rec: dict[str, int]) -> pa.Table:
+    return pa.table(
+        {
+            "fingerprint": pa.array(list(fingerprint_rec), pa.string()),
+            "rec": pa.array(list(fingerprint_rec.values()), pa.int64()),
+        }
+    )
+
+
+def _records(book: RecordBook, members: pa.Table) -> pa.Table:
+    counts: dict[int, int] = {}
+    for rec in members.column("rec").to_pylist():
+        counts[rec] = counts.get(rec, 0) + 1
+    return pa.Table.from_pylist(
+        [_record_row(p, counts.get(p.rec, 0)) for p in book.records], schema=RECORD_SCHEMA
+    )
+
+
+def _record_row(p: Planned, instances: int) -> dict:
+    return {
+        "rec": p.rec,
+        "kind": p.kind,
+        "status": p.status,
+        "source_study_uids": list(p.sources),
+        "target_study_uids": list(p.targets),
+        "instances": instances,
+        "attributes": json.dumps(p.attributes, sort_keys=True) if p.attributes else None,
+        "evidence": json.dumps(p.evidence, sort_keys=True),
+    }
+
+
+def _attributes(
+    book: RecordBook,
+    study_changes: list[dict],
+    series_changes: list[dict],
+    reidentified: set[tuple[str, str]],
+) -> pa.Table:
+    """Flatten every changed attribute with the record that carries it."""
+    rec_of_pair = {
+        (p.sources[0], p.targets[0]): p.rec
+        for p in book.records
+        if p.kind in ("ATTRIBUTES", "UID_FIX") and p.series is None and p.sources
+    }
+    rec_of_series = {p.series: p.rec for p in book.records if p.series}
+    rows = []
+    for c in study_changes:
+        rec = rec_of_pair.get((c["source"], c["target"]))
+        entity = _entity(c)
+        rows.append(
+            {
+                "rec": rec,
+                "level": c["level"],
+                "entity": entity,
+                "study": c["target"],
+                "attribute": c["attribute"],
+                "old": _text(c["old"]),
+                "new": _text(c["new"]),
+            }
+        )
+    for c in series_changes:
+        rows.append(
+            {
+                "rec": rec_of_series[c["series"]],
+                "level": "series",
+                "entity": c["series"],
+                "study": c["study"],
+                "attribute": c["attribute"],
+                "old": c["old"],
+                "new": c["new"],
+            }
+        )
+    return pa.Table.from_pylist([r for r in rows if r["rec"] is not None], schema=ATTRIBUTE_SCHEMA)
+
+
+def _entity(change: dict) -> str:
+    return change["target"]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -10,20 +10,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catalog import open_catalog
-from catalog.archive import RunRecord, insert_run, new_manifest_rows, record_archive
-from catalog.errors import ManifestInvalid
+from catalog.apply import PlanTables, RunRecord, apply_plan, catalog_version
+from catalog.errors import CatalogChanged, ManifestInvalid, MassDeletionBlocked
 from catalog.runs import last_generated_at
-from tasks.archive import ArchiveBatch, discard_all, publish_all, series_batches, stage_batch
+from tasks.archive import (
+    STORED_SCHEMA,
+    ArchiveBatch,
+    discard_all,
+    publish_all,
+    series_batches,
+    stage_batch,
+)
 from tasks.manifests import read_drop
-from tasks.plan import new_object_plan
+from tasks.plan import build_plan
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from flows.config import Config, Policies
+
+PLAN_FILES = ("records", "members", "attributes", "stale")
 
 
 @dataclass
@@ -38,7 +48,9 @@ class RunState:
     generated_at: datetime | None = None
     manifest_rows: int = 0
     new_instances: int = 0
-    plan_path: Path | None = None
+    deleting: int = 0
+    version: tuple[int, int] | None = None
+    kinds: dict[str, int] = field(default_factory=dict)
     batch_paths: list[Path] = field(default_factory=list)
 
     def record(self) -> RunRecord:
@@ -51,11 +63,13 @@ class RunState:
             self.manifest_rows,
         )
 
+    def path(self, name: str) -> Path:
+        return self.work / f"{name}.parquet"
+
 
 def new_run(config: Config, spoke: str, drop: Path | None = None) -> RunState:
     """Name the run and make its work folder; the drop defaults to the configured one."""
-    source = config.spoke(spoke)
-    drop = Path(drop) if drop else source.drop
+    drop = Path(drop) if drop else config.spoke(spoke).drop
     if drop is None:
         raise ManifestInvalid(
             str(config.file),
@@ -70,30 +84,78 @@ def new_run(config: Config, spoke: str, drop: Path | None = None) -> RunState:
 
 
 def stage_manifest(state: RunState) -> RunState:
-    """Read and validate the drop, then keep its manifest as Parquet in the run's work folder."""
+    """Read and validate the drop; keep its manifest (with row ids) and deletions as Parquet."""
     drop = read_drop(state.drop, state.spoke)
-    pq.write_table(drop.manifest, state.work / "manifest.parquet")
+    manifest = drop.manifest.append_column(
+        "row_id", pa.array(range(len(drop.manifest)), pa.int64())
+    )
+    pq.write_table(manifest, state.path("manifest"))
+    if drop.deletions is not None:
+        pq.write_table(drop.deletions, state.path("deletions"))
     state.generated_at = drop.generated_at
     state.manifest_rows = len(drop.manifest)
     return state
 
 
-def plan_run(config: Config, state: RunState, *, wait: bool | float = True) -> RunState:
-    """Find what is new against the catalog, refuse stale manifests, write the plan."""
-    manifest = pq.read_table(state.work / "manifest.parquet")
+def plan_run(
+    config: Config, state: RunState, *, wait: bool | float = True, allow_mass_delete: bool = False
+) -> RunState:
+    """Detect what changed against the catalog and write the plan; nothing is changed."""
+    manifest = pq.read_table(state.path("manifest"))
+    deletions_path = state.path("deletions")
+    deletions = pq.read_table(deletions_path) if deletions_path.exists() else None
     with open_catalog(config.catalog, wait=wait) as con:
         refuse_stale(con, state)
-        new_rows = new_manifest_rows(con, manifest)
+        state.version = catalog_version(con)
+        plan = build_plan(
+            con, manifest, deletions, spoke=state.spoke, ownership=config.policies.ownership
+        )
+    guard(plan.deleting, plan.in_scope, config.policies, allow_mass_delete)
+    for name in PLAN_FILES:
+        pq.write_table(getattr(plan, name), state.path(name))
+    state.deleting = plan.deleting
+    state.kinds = _kinds(plan.records)
+    _write_batches(config, state, manifest, plan.members, plan.records)
+    return state
+
+
+def guard(deleting: int, in_scope: int, policies: Policies, allowed: bool) -> None:
+    """No silent mass deletion (DESIGN §4 rule 4)."""
+    if allowed or deleting <= policies.min_delete_guard:
+        return
+    if deleting > policies.max_delete_count or deleting > policies.max_delete_fraction * in_scope:
+        limit = (
+            f"max_delete_fraction {policies.max_delete_fraction:.0%} of {in_scope}, "
+            f"max_delete_count {policies.max_delete_count}"
+        )
+        raise MassDeletionBlocked(deleting, in_scope, limit)
+
+
+def _kinds(records: pa.Table) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for kind in records.column("kind").to_pylist():
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def _write_batches(
+    config: Config, state: RunState, manifest: pa.Table, members: pa.Table, records: pa.Table
+) -> None:
+    """The manifest rows of new objects that apply now, in batches of whole series."""
+    applied = records.filter(pc.equal(records.column("status"), "applied")).column("rec")
+    new = members.filter(
+        pc.and_(pc.equal(members.column("role"), "new"), pc.is_in(members.column("rec"), applied))
+    )
+    new_ids = new.column("row_id")
+    new_rows = manifest.filter(pc.is_in(manifest.column("row_id"), new_ids))
     state.new_instances = len(new_rows)
-    batches = series_batches(new_rows, config.policies.archive_batch_series)
     state.batch_paths = []
-    for number, batch in enumerate(batches, start=1):
+    for number, batch in enumerate(
+        series_batches(new_rows, config.policies.archive_batch_series), start=1
+    ):
         path = state.work / f"new-{number:05d}.parquet"
         pq.write_table(batch, path)
         state.batch_paths.append(path)
-    state.plan_path = state.work / "plan.parquet"
-    pq.write_table(new_object_plan(new_rows), state.plan_path)
-    return state
 
 
 def refuse_stale(con, state: RunState) -> None:
@@ -109,33 +171,52 @@ def refuse_stale(con, state: RunState) -> None:
         )
 
 
+def load_plan(state: RunState, batches: list[ArchiveBatch]) -> PlanTables:
+    stored = [pq.read_table(b.stored_path) for b in batches]
+    tables = {name: pq.read_table(state.path(name)) for name in PLAN_FILES}
+    return PlanTables(
+        pq.read_table(state.path("manifest")),
+        tables["records"],
+        tables["members"],
+        tables["attributes"],
+        pa.concat_tables(stored) if stored else STORED_SCHEMA.empty_table(),
+        tables["stale"],
+    )
+
+
 def commit_run(
-    config: Config, state: RunState, batches: list[ArchiveBatch], *, wait: bool | float = True
+    config: Config,
+    state: RunState,
+    batches: list[ArchiveBatch],
+    *,
+    wait: bool | float = True,
+    fail_after: str | None = None,
 ) -> dict:
-    """Under the writer lock: publish the staged TARs, then one catalog transaction."""
-    stored = _concat([pq.read_table(b.stored_path) for b in batches])
-    new_rows = _concat([pq.read_table(p) for p in state.batch_paths])
+    """Under the writer lock: check the plan is current, publish TARs, apply in one transaction."""
+    plan = load_plan(state, batches)
     with ExitStack() as stack:
         try:
             con = stack.enter_context(open_catalog(config.catalog, wait=wait))
+            if catalog_version(con) != state.version:
+                raise CatalogChanged(state.spoke)
         except BaseException:
             discard_all(batches)  # nothing was published yet: leave nearline as it was
             raise
         tars = publish_all(batches)
-        now = datetime.now(UTC)
-        if len(stored):
-            records = record_archive(
-                con, state.record(), new_rows, stored, now=now, tars_written=tars
-            )
-        else:
-            insert_run(con, state.record(), now=now, status="committed")
-            records = 0
+        records = apply_plan(
+            con,
+            state.record(),
+            plan,
+            now=datetime.now(UTC),
+            tars_written=tars,
+            fail_after=fail_after,
+        )
     return summary(
         state,
         status="committed",
         tars=tars,
         records=records,
-        bytes_archived=sum(stored.column("size").to_pylist()) if len(stored) else 0,
+        bytes_archived=sum(plan.stored.column("size").to_pylist()),
     )
 
 
@@ -146,9 +227,12 @@ def run_spoke(
     drop: Path | None = None,
     dry_run: bool = False,
     wait: bool | float = True,
+    allow_mass_delete: bool = False,
+    fail_after: str | None = None,
 ) -> dict:
     """The reconcile-spoke flow's steps called directly, without Prefect (tests, benchmarks)."""
-    state = plan_run(config, stage_manifest(new_run(config, spoke, drop)), wait=wait)
+    state = stage_manifest(new_run(config, spoke, drop))
+    state = plan_run(config, state, wait=wait, allow_mass_delete=allow_mass_delete)
     if dry_run:
         return summary(state, status="dry_run")
     batches: list[ArchiveBatch] = []
@@ -160,7 +244,7 @@ def run_spoke(
     except BaseException:
         discard_all(batches)
         raise
-    return commit_run(config, state, batches, wait=wait)
+    return commit_run(config, state, batches, wait=wait, fail_after=fail_after)
 
 
 def summary(
@@ -173,18 +257,13 @@ def summary(
         "status": status,
         "manifest_rows": state.manifest_rows,
         "new_instances": state.new_instances,
+        "deleting": state.deleting,
+        "kinds": dict(state.kinds),
         "tars_written": tars,
         "bytes_archived": bytes_archived,
         "cc_records": records,
-        "plan": str(state.plan_path) if state.plan_path else None,
+        "plan": str(state.path("records")),
     }
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    tables = [t for t in tables if t is not None]
-    if not tables:
-        return pa.table({})
-    return pa.concat_tables(tables)
 
 
 @task(name="pull-manifest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
@@ -193,13 +272,15 @@ def pull_manifest_task(state: RunState) -> RunState:
     return stage_manifest(state)
 
 
-@task(name="plan-run", cache_policy=NO_CACHE)
-def plan_run_task(config: Config, state: RunState, wait: bool | float = True) -> RunState:
+@task(name="plan-run", cache_policy=NO_CACHE, tags=["catalog-writer"])
+def plan_run_task(
+    config: Config, state: RunState, wait: bool | float = True, allow_mass_delete: bool = False
+) -> RunState:
     """Compare the manifest with the catalog (detection: never retried)."""
-    return plan_run(config, state, wait=wait)
+    return plan_run(config, state, wait=wait, allow_mass_delete=allow_mass_delete)
 
 
-@task(name="commit-run", cache_policy=NO_CACHE)
+@task(name="commit-run", cache_policy=NO_CACHE, tags=["catalog-writer"])
 def commit_run_task(
     config: Config, state: RunState, batches: list[ArchiveBatch], wait: bool | float = True
 ) -> dict:

@@ -1,10 +1,3 @@
--- name: new_manifest_rows
--- Manifest rows whose SOP instance UID no catalog instance holds yet.
-select m.*
-from staged_manifest m
-anti join instances i on i.sop_instance_uid = m.sop_instance_uid
-order by m.study_instance_uid, m.series_instance_uid, m.instance_number, m.sop_instance_uid
-
 -- name: insert_new_patients
 -- Patients first seen in this run, owned by the spoke that sent them.
 insert into patients
@@ -60,27 +53,6 @@ join staged_new m using (sop_instance_uid)
 where so.run_id = $run_id
 order by so.object_id
 
--- name: insert_new_object_records
--- One NEW_OBJECTS cc record per study that gained objects in this run.
-insert into cc_records (run_id, spoke_id, kind, status, created_at, source_study_uids,
-                        target_study_uids, instance_count, attributes, evidence)
-select $run_id, $spoke, 'NEW_OBJECTS', 'applied', $now, [], [study_instance_uid], count(*),
-       null, json_object('paired_by', 'new', 'series', count(distinct series_instance_uid))
-from instances
-where created_run_id = $run_id
-group by study_instance_uid
-order by study_instance_uid
-
--- name: insert_new_object_instances
--- The instances behind each NEW_OBJECTS record of this run.
-insert into cc_instances
-select c.seq, i.instance_id, 'new', null, null, null,
-       i.sop_instance_uid, i.series_instance_uid, i.study_instance_uid
-from instances i
-join cc_records c
-  on c.run_id = $run_id and c.kind = 'NEW_OBJECTS' and c.target_study_uids[1] = i.study_instance_uid
-where i.created_run_id = $run_id
-
 -- name: insert_run
 -- The run's own record, committed with its changes.
 insert into runs values ($run_id, $spoke, $started_at, $now, $status, $generated_at, $drop_path,
@@ -112,7 +84,3 @@ select so.spoke_id as spoke,
 from stored_objects so
 group by so.spoke_id
 order by so.spoke_id
-
--- name: count_run_records
--- How many cc records a run wrote.
-select count(*) from cc_records where run_id = $run_id

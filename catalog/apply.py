@@ -1,0 +1,184 @@
+"""Applying a run's plan to the catalog: every change and the run's record in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from catalog import queries
+from catalog.connection import transaction
+
+APPLY_STEPS = (
+    "insert_new_patients",
+    "insert_new_studies",
+    "insert_new_series",
+    "apply_patient_attributes",
+    "apply_study_attributes",
+    "apply_series_attributes",
+    "apply_series_moves",
+    "apply_moves",
+    "apply_copies",
+    "apply_deletions",
+    "insert_stored_objects",
+    "insert_new_instances",
+    "insert_cc_instances",
+    "insert_uid_map",
+    "insert_attribute_history",
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    spoke: str
+    started_at: datetime
+    generated_at: datetime | None
+    drop_path: str
+    manifest_rows: int
+
+
+@dataclass(frozen=True)
+class PlanTables:
+    """The plan as the plan step wrote it, plus the objects the archive step stored."""
+
+    manifest: pa.Table  # with row_id
+    records: pa.Table
+    members: pa.Table
+    attributes: pa.Table
+    stored: pa.Table
+    stale: pa.Table
+
+
+def catalog_version(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Runs and the newest cc seq: if either moved since planning, the plan is stale."""
+    return tuple(queries.run(con, "catalog_version").fetchone())
+
+
+def apply_plan(
+    con: duckdb.DuckDBPyConnection,
+    run: RunRecord,
+    plan: PlanTables,
+    *,
+    now: datetime,
+    tars_written: int,
+    fail_after: str | None = None,
+) -> int:
+    """Apply every record of the plan and insert the run; return how many records were written.
+
+    `fail_after` names a step after which to raise, to prove the transaction is atomic.
+    """
+    staged = {
+        "man": plan.manifest,
+        "plan_records": plan.records,
+        "plan_members": plan.members,
+        "plan_attributes": plan.attributes,
+        "staged_objects": plan.stored,
+        "plan_stale": plan.stale,
+    }
+    for name, table in staged.items():
+        con.register(name, table)
+    params = {"run_id": run.run_id, "spoke": run.spoke}
+    try:
+        with transaction(con):
+            written = _insert_records(con, run, plan.records, now)
+            queries.run_script(con, "stage_applied", params)
+            for step in APPLY_STEPS:
+                queries.run(con, step, params)
+                if step == fail_after:
+                    raise RuntimeError(f"injected failure after {step}")
+            queries.run_script(con, "close_emptied", params)
+            queries.run(con, "insert_stale_copies", params | {"now": now})
+            insert_run(
+                con,
+                run,
+                now=now,
+                status="committed",
+                archived=len(plan.stored),
+                bytes_archived=_total(plan.stored, "size"),
+                tars=tars_written,
+                records=written,
+            )
+    finally:
+        for name in (*staged, "rec_seq"):
+            con.unregister(name)
+    return written
+
+
+def _insert_records(
+    con: duckdb.DuckDBPyConnection, run: RunRecord, records: pa.Table, now: datetime
+) -> int:
+    """Insert each planned record (a pending twin of an open finding is not repeated)."""
+    mapping = []
+    for r in records.to_pylist():
+        params = {
+            "kind": r["kind"],
+            "sources": r["source_study_uids"],
+            "targets": r["target_study_uids"],
+        }
+        if (
+            r["status"] == "pending_review"
+            and queries.run(con, "find_pending_twin", params).fetchone()
+        ):
+            continue
+        seq = queries.run(
+            con,
+            "insert_cc_record",
+            params
+            | {
+                "run_id": run.run_id,
+                "spoke": run.spoke,
+                "status": r["status"],
+                "now": now,
+                "instances": r["instances"],
+                "attributes": r["attributes"],
+                "evidence": r["evidence"],
+            },
+        ).fetchone()[0]
+        mapping.append({"rec": r["rec"], "seq": seq, "status": r["status"]})
+    con.register(
+        "rec_seq",
+        pa.Table.from_pylist(
+            mapping,
+            schema=pa.schema([("rec", pa.int64()), ("seq", pa.int64()), ("status", pa.string())]),
+        ),
+    )
+    return len(mapping)
+
+
+def insert_run(
+    con: duckdb.DuckDBPyConnection,
+    run: RunRecord,
+    *,
+    now: datetime,
+    status: str,
+    archived: int = 0,
+    bytes_archived: int = 0,
+    tars: int = 0,
+    records: int = 0,
+) -> None:
+    """The run's own row; callers put it in the same transaction as the run's changes."""
+    queries.run(
+        con,
+        "insert_run",
+        {
+            "run_id": run.run_id,
+            "spoke": run.spoke,
+            "started_at": run.started_at,
+            "now": now,
+            "status": status,
+            "generated_at": run.generated_at,
+            "drop_path": run.drop_path,
+            "manifest_rows": run.manifest_rows,
+            "instances_archived": archived,
+            "bytes_archived": bytes_archived,
+            "tars_written": tars,
+            "cc_records": records,
+        },
+    )
+
+
+def _total(table: pa.Table, column: str) -> int:
+    return int(sum(table.column(column).to_pylist())) if len(table) else 0

@@ -1,0 +1,110 @@
+"""Running detection's set-based SQL (catalog/sql/detect.sql) on one connection.
+
+The statements leave temp tables (man, cat, pairs, dups, ambiguous, new_rows, gone) that the
+later steps of the same plan read; only small study-level tables come back to Python.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from catalog import queries
+
+DELETION_SCHEMA = pa.schema(
+    [
+        ("level", pa.string()),
+        ("uid", pa.string()),
+        ("reason_code", pa.string()),
+        ("reason_text", pa.string()),
+    ]
+)
+PAIRING_STEPS = (
+    "stage_manifest",
+    "find_stale_copies",
+    "drop_stale_rows",
+    "stage_scope",
+    "stage_catalog_side",
+    "pair_by_sop_uid",
+    "stage_unpaired",
+    "pair_by_fingerprint_alone",
+    "pair_by_fingerprint_and_numbers",
+    "pair_leftover_fingerprints",
+    "find_ambiguous",
+    "find_duplicates",
+    "find_new_rows",
+    "find_gone",
+    "find_explicit_deletions",
+)
+
+
+def pair(
+    con: duckdb.DuckDBPyConnection, manifest: pa.Table, deletions: pa.Table | None, spoke: str = ""
+) -> None:
+    """Scope, pair and sort every row and instance into pairs, copies, new, gone, ambiguous.
+
+    A non-owner's stale copies (DESIGN §6) leave the manifest first: reported, never applied.
+    """
+    con.register("staged_manifest", manifest)
+    con.register("staged_deletions", _deletions(deletions))
+    try:
+        for step in PAIRING_STEPS:
+            queries.run_script(con, step, {"spoke": spoke})
+    finally:
+        con.unregister("staged_manifest")
+        con.unregister("staged_deletions")
+
+
+def _deletions(deletions: pa.Table | None) -> pa.Table:
+    if deletions is None:
+        return DELETION_SCHEMA.empty_table()
+    columns = {
+        name: (
+            deletions.column(name).cast(pa.string())
+            if name in deletions.column_names
+            else pa.nulls(len(deletions), pa.string())
+        )
+        for name in DELETION_SCHEMA.names
+    }
+    return pa.table(columns, schema=DELETION_SCHEMA)
+
+
+def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
+    """A small named query's result as dicts (study-level facts, never instance lists)."""
+    cursor = queries.run(con, name, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def attribute_changes(
+    con: duckdb.DuckDBPyConnection, study_pairs: list[tuple[str, str]]
+) -> tuple[list[dict], list[dict]]:
+    """Study/patient changes for each (catalog study, manifest study) pair; series changes."""
+    table = pa.table(
+        {"source": [s for s, _ in study_pairs], "target": [t for _, t in study_pairs]},
+        schema=pa.schema([("source", pa.string()), ("target", pa.string())]),
+    )
+    con.register("study_pairs", table)
+    try:
+        studies = rows(con, "study_attribute_changes")
+        studies += rows(con, "moved_series_attribute_changes")
+    finally:
+        con.unregister("study_pairs")
+    return studies, rows(con, "series_attribute_changes")
+
+
+def members(
+    con: duckdb.DuckDBPyConnection,
+    edge_records: pa.Table,
+    study_records: pa.Table,
+    ambiguous_records: pa.Table,
+) -> pa.Table:
+    """Every instance-level member of every planned record, as one table."""
+    con.register("edge_records", edge_records)
+    con.register("study_records", study_records)
+    con.register("ambiguous_records", ambiguous_records)
+    try:
+        return queries.run(con, "plan_members").to_arrow_table()
+    finally:
+        for name in ("edge_records", "study_records", "ambiguous_records"):
+            con.unregister(name)

@@ -1,0 +1,82 @@
+"""Helpers for detection tests: an archived hub to copy, the catalog's view, records found."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from catalog import open_catalog
+from catalog.changes import list_changes
+from flows.config import add_spoke, load_config
+
+VIEW_COLUMNS = (
+    "sop_instance_uid",
+    "series_instance_uid",
+    "study_instance_uid",
+    "patient_id",
+    "patient_name",
+    "accession_number",
+    "study_id",
+    "study_description",
+    "series_description",
+    "series_number",
+)
+VIEW_SQL = """
+select i.sop_instance_uid, i.series_instance_uid, i.study_instance_uid, st.patient_id,
+       p.patient_name, st.accession_number, st.study_id, st.study_description,
+       se.series_description, se.series_number
+from instances i join studies st using (study_instance_uid)
+join series se using (series_instance_uid)
+left join patients p
+  on p.patient_id = st.patient_id and p.issuer_of_patient_id = st.issuer_of_patient_id
+where i.status = 'active'
+"""
+
+
+def copy_hub(template: Path, to: Path, spoke: str, drop: Path):
+    """A private copy of an archived hub (relative paths make it relocatable), re-pointed."""
+    shutil.copytree(template, to)
+    add_spoke(to / "spokesync.toml", spoke, drop)
+    return load_config(to / "spokesync.toml")
+
+
+def catalog_view(config) -> set[tuple]:
+    """Every active instance as the catalog says it is now."""
+    with open_catalog(config.catalog) as con:
+        return set(con.execute(VIEW_SQL).fetchall())
+
+
+def drop_view(drop: Path, studies: set[str] | None = None) -> set[tuple]:
+    """Every manifest row of a drop, in the same shape as catalog_view."""
+    rows = pq.read_table(drop / "manifest.parquet").to_pylist()
+    return {
+        tuple(r[c] for c in VIEW_COLUMNS)
+        for r in rows
+        if studies is None or r["study_instance_uid"] in studies
+    }
+
+
+def records_of_run(config, run_id: str) -> list[tuple]:
+    """The run's cc records as comparable tuples (kind, status, sources, targets, attributes)."""
+    with open_catalog(config.catalog) as con:
+        found = [r for r in list_changes(con) if r["run_id"] == run_id]
+    return sorted(
+        _key(
+            r["kind"], r["status"], r["source_study_uids"], r["target_study_uids"], r["attributes"]
+        )
+        for r in found
+    )
+
+
+def expected_records(truth) -> list[tuple]:
+    return sorted(
+        _key(r.kind, r.status, r.source_study_uids, r.target_study_uids, r.attributes or {})
+        for r in truth.records
+    )
+
+
+def _key(kind, status, sources, targets, attributes) -> tuple:
+    attrs = tuple(sorted((k, tuple(v)) for k, v in (attributes or {}).items()))
+    return kind, status, tuple(sources), tuple(targets), attrs

@@ -1,0 +1,77 @@
+"""Property: any random sequence of spoke operations is recovered exactly by detection."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasks import simulator as sim
+from tasks.manifest_build import write_manifest
+from tasks.reconcile import run_spoke
+from tests.detection_support import (
+    catalog_view,
+    copy_hub,
+    drop_view,
+    expected_records,
+    records_of_run,
+)
+
+EXAMPLES = 200
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory, sample_drops):
+    from flows.config import add_spoke, init_config, load_config
+
+    root = tmp_path_factory.mktemp("archived")
+    file = init_config(root / "hub")
+    add_spoke(file, "north", sample_drops["north"])
+    run_spoke(load_config(file), "north")
+    return root / "hub"
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 5))
+def test_random_operations_are_detected_exactly(
+    archived, sample_drops, tmp_path_factory, seed, count
+):
+    work = tmp_path_factory.mktemp(f"prop{next(_counter)}")
+    table = sim.manifest_of(sample_drops["north"])
+    ops = sim.random_operations(table, random.Random(seed), count)
+    drop = work / "drop"
+    truth = sim.apply_operations(sample_drops["north"], ops, drop, seed=f"p{seed}")
+    config = copy_hub(archived, work / "hub", "north", drop)
+    result = run_spoke(config, "north", allow_mass_delete=True)
+
+    assert records_of_run(config, result["run_id"]) == expected_records(truth), ops
+    pending = {
+        u
+        for r in truth.records
+        if r.status != "applied"
+        for u in (*r.source_study_uids, *r.target_study_uids)
+    }
+    settled = {r[2] for r in drop_view(drop)} - pending
+    assert {r for r in catalog_view(config) if r[2] in settled} == drop_view(drop, settled)
+
+    again = run_spoke(config, "north")
+    assert again["cc_records"] == 0 and records_of_run(config, again["run_id"]) == []
+
+    unreported = work / "unreported"
+    first = sim.study_uids(sim.manifest_of(drop))[0]
+    kept = sim.manifest_of(drop).filter(
+        [s != first for s in sim.manifest_of(drop).column("study_instance_uid").to_pylist()]
+    )
+    write_manifest(kept, unreported, "north")
+    (unreported / "objects").symlink_to(drop / "objects")
+    without = run_spoke(copy_hub(work / "hub", work / "hub2", "north", unreported), "north")
+    assert "DELETE" not in without["kinds"]

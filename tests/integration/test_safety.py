@@ -1,0 +1,133 @@
+"""DESIGN §4 safety rules: atomic runs, no silent mass deletion, never guess."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog import open_catalog
+from catalog.errors import MassDeletionBlocked
+from flows.config import add_spoke, load_config
+from tasks import simulator as sim
+from tasks.reconcile import run_spoke
+from tests.detection_support import catalog_view, copy_hub, records_of_run
+
+
+def export(config) -> dict[str, list]:
+    """Every table of the catalog, fully, in a stable order."""
+    with open_catalog(config.catalog) as con:
+        names = [r[0] for r in con.execute("show tables").fetchall()]
+        return {n: con.execute(f"select * from {n} order by all").fetchall() for n in names}
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory, sample_drops):
+    from flows.config import init_config
+
+    root = tmp_path_factory.mktemp("archived")
+    file = init_config(root / "hub")
+    add_spoke(file, "north", sample_drops["north"])
+    run_spoke(load_config(file), "north")
+    return root / "hub"
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "insert_new_studies",
+        "apply_moves",
+        "apply_deletions",
+        "insert_cc_instances",
+        "insert_attribute_history",
+    ],
+)
+def test_error_mid_run_leaves_the_catalog_exactly_as_before(archived, sample_drops, tmp_path, step):
+    table = sim.manifest_of(sample_drops["north"])
+    studies = sim.study_uids(table)
+    ops = [
+        sim.split_half(table, studies[0], "orthanc"),
+        sim.delete_last_series(table, studies[2]),
+        sim.Correct("study", studies[3], "study_description", "CHANGED", "impax"),
+    ]
+    drop = tmp_path / "drop"
+    sim.apply_operations(sample_drops["north"], ops, drop)
+    config = copy_hub(archived, tmp_path / "hub", "north", drop)
+    before = export(config)
+    with pytest.raises(RuntimeError, match=f"injected failure after {step}"):
+        run_spoke(config, "north", allow_mass_delete=True, fail_after=step)
+    assert export(config) == before
+    clean = run_spoke(config, "north", allow_mass_delete=True)
+    assert clean["kinds"] == {"SPLIT": 1, "DELETE": 1, "ATTRIBUTES": 1}
+
+
+def test_removing_a_tenth_of_the_instances_is_blocked_until_confirmed(
+    archived, sample_drops, tmp_path
+):
+    table = sim.manifest_of(sample_drops["north"])
+    doomed, total = [], len(table)
+    for study in sim.study_uids(table):
+        doomed += sim.instances_of(table, study)[1:]
+        if len(doomed) >= total // 10:
+            break
+    by_study = {}
+    for row in table.to_pylist():
+        if row["sop_instance_uid"] in doomed:
+            by_study.setdefault(row["study_instance_uid"], []).append(row["sop_instance_uid"])
+    drop = tmp_path / "drop"
+    sim.apply_operations(
+        sample_drops["north"], [sim.Delete(s, sop_uids=tuple(u)) for s, u in by_study.items()], drop
+    )
+    config = copy_hub(archived, tmp_path / "hub", "north", drop)
+    before = export(config)
+    with pytest.raises(MassDeletionBlocked, match="--allow-mass-delete") as info:
+        run_spoke(config, "north")
+    assert info.value.deleting == len(doomed) and export(config) == before
+    result = run_spoke(config, "north", allow_mass_delete=True)
+    assert result["deleting"] == len(doomed) and result["kinds"] == {"DELETE": len(by_study)}
+
+
+def test_an_empty_manifest_deletes_nothing(archived, sample_drops, tmp_path):
+    from tasks.manifest_build import write_manifest
+
+    drop = tmp_path / "empty"
+    write_manifest(sim.manifest_of(sample_drops["north"]).slice(0, 0), drop, "north")
+    config = copy_hub(archived, tmp_path / "hub", "north", drop)
+    before = catalog_view(config)
+    result = run_spoke(config, "north")
+    assert result["cc_records"] == 0 and catalog_view(config) == before
+
+
+def test_a_study_missing_from_the_manifest_is_never_deleted(archived, sample_drops, tmp_path):
+    from tasks.manifest_build import write_manifest
+
+    table = sim.manifest_of(sample_drops["north"])
+    kept = table.filter(
+        table.column("study_instance_uid").to_numpy(zero_copy_only=False)
+        != sim.study_uids(table)[0]
+    )
+    drop = tmp_path / "drop"
+    write_manifest(kept, drop, "north")
+    (drop / "objects").symlink_to(sample_drops["north"] / "objects")
+    config = copy_hub(archived, tmp_path / "hub", "north", drop)
+    result = run_spoke(config, "north")
+    assert result["cc_records"] == 0 and result["deleting"] == 0
+
+
+def test_undecidable_twins_wait_as_one_ambiguous_record_and_nothing_is_guessed(
+    sample_drops, tmp_path
+):
+    study = sim.study_uids(sim.manifest_of(sample_drops["north"]))[0]
+    before_drop, after_drop = tmp_path / "before", tmp_path / "after"
+    first, second = sim.make_ambiguous(sample_drops["north"], before_drop, after_drop, study)
+    from flows.config import init_config
+
+    file = init_config(tmp_path / "hub")
+    add_spoke(file, "north", before_drop)
+    config = load_config(file)
+    run_spoke(config, "north")
+    view = catalog_view(config)
+    add_spoke(file, "north", after_drop)
+    result = run_spoke(load_config(file), "north")
+    found = records_of_run(config, result["run_id"])
+    assert [r[:2] for r in found] == [("AMBIGUOUS", "pending_review")]
+    assert [r.kind for r in second.records] == ["AMBIGUOUS"]
+    assert result["new_instances"] == 0 and catalog_view(config) == view
