@@ -108,3 +108,11 @@ def members(
     finally:
         for name in ("edge_records", "study_records", "ambiguous_records"):
             con.unregister(name)
+
+
+def known_finding(
+    con: duckdb.DuckDBPyConnection, kind: str, sources: tuple, targets: tuple
+) -> bool:
+    """A pending record with the same kind and studies exists: the same finding, not new."""
+    params = {"kind": kind, "sources": list(sources), "targets": list(targets)}
+    return queries.run(con, "find_pending_twin", params).fetchone() is not None

@@ -77,5 +77,9 @@ class CatalogChanged(SpokesyncError):
         )
 
 
+class ReviewRefused(SpokesyncError):
+    """A review decision cannot be taken as asked; the message says why and what to do."""
+
+
 class ConfigInvalid(SpokesyncError):
     """The configuration file is missing, unreadable or names something that does not exist."""

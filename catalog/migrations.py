@@ -56,4 +56,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute("rollback")
             raise
         newly.append(migration.version)
+    if newly:
+        # DuckDB 1.5 cannot replay some DDL from its WAL (ALTER TABLE ADD COLUMN on a table
+        # whose default calls nextval fails with an internal error): a process killed before
+        # the next checkpoint would leave a catalog that no longer opens. Checkpoint now.
+        con.execute("checkpoint")
     return newly

@@ -26,6 +26,7 @@ app.add_typer(changes_app, name="changes")
 app.add_typer(spoke_app, name="spoke")
 app.add_typer(manifest_app, name="manifest")
 console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -180,21 +181,80 @@ def changes_list(
     spoke: Annotated[str | None, typer.Option("--spoke")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO date or time")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    study: Annotated[str | None, typer.Option("--study", help="a current or old UID")] = None,
     config: ConfigOpt = None,
     wait: WaitOpt = False,
 ) -> None:
     """The change log: every cc record with its kind, status and studies before → after."""
     from catalog import open_catalog
     from catalog.changes import list_changes
+    from catalog.review import resolve_study
 
     try:
         moment = views.parse_since(since)
         loaded = cfg.load_config(config)
         with open_catalog(loaded.catalog, wait=wait) as con:
             records = list_changes(con, spoke=spoke, since=moment)
+            current, resolved = resolve_study(con, study) if study else ([], False)
     except (SpokesyncError, ValueError) as exc:
         _fail(exc)
+    if study:
+        if resolved:
+            err_console.print(f"resolved old study UID {study} to {', '.join(current) or 'none'}")
+        wanted = {study, *current}
+        records = [
+            r for r in records if wanted & {*r["source_study_uids"], *r["target_study_uids"]}
+        ]
     if fmt == "json":
         views.print_json(records)
     else:
         views.print_changes(console, records)
+
+
+@changes_app.command("revert")
+def changes_revert(
+    seq: int,
+    by: Annotated[str | None, typer.Option("--by", help="operator (default: OS user)")] = None,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    config: ConfigOpt = None,
+    wait: WaitOpt = False,
+) -> None:
+    """Undo record SEQ with a compensating record (refused if a later change depends on it)."""
+    import getpass
+
+    from catalog import open_catalog
+    from catalog.revert import revert
+
+    try:
+        with open_catalog(cfg.load_config(config).catalog, wait=wait) as con:
+            compensating = revert(con, seq, by=by or getpass.getuser(), reason=reason)
+    except SpokesyncError as exc:
+        _fail(exc)
+    console.print(f"record {seq} reverted by record {compensating}")
+
+
+@changes_app.command("export-iocm")
+def changes_export_iocm(
+    out: Annotated[Path, typer.Option("--out")],
+    since: Annotated[str | None, typer.Option("--since", help="ISO date or time")] = None,
+    config: ConfigOpt = None,
+    wait: WaitOpt = False,
+) -> None:
+    """One IHE IOCM rejection note (KOS) per study with deletions, as the spoke knew it."""
+    from catalog import open_catalog
+    from catalog.iocm import deleted_instances
+    from tasks.iocm import export_notes
+
+    try:
+        moment = views.parse_since(since)
+        with open_catalog(cfg.load_config(config).catalog, wait=wait) as con:
+            rows = deleted_instances(con, moment)
+    except (SpokesyncError, ValueError) as exc:
+        _fail(exc)
+    files = export_notes(rows, out)
+    console.print(f"{len(files)} rejection note(s) for {len(rows)} instance(s) written to {out}")
+
+
+from flows import cli_review  # noqa: E402
+
+cli_review.register(app, console, _fail)

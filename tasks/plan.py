@@ -83,6 +83,14 @@ def build_plan(
     detect.plan_new(book, sql_detect.rows(con, "new_by_study"))
     fingerprint_rec = detect.plan_ambiguous(book, sql_detect.rows(con, "ambiguous_groups"))
     detect.apply_ownership(book, facts, spoke, ownership)
+    book.records = [
+        p
+        for p in book.records
+        if not (
+            p.status == detect.PENDING
+            and sql_detect.known_finding(con, p.kind, p.sources, p.targets)
+        )
+    ]
     members = sql_detect.members(
         con, _edge_records(book), _study_records(book), _ambiguous_records(fingerprint_rec)
     )

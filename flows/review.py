@@ -1,0 +1,69 @@
+"""The apply-review flow: a person's decision on a pending record, for deployments."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from catalog import open_catalog
+from catalog.review import approve, reject
+from flows.config import load_config
+
+
+def read_pairing(file: Path) -> list[tuple[str, str]]:
+    """A pairing CSV with header old_sop_uid,new_sop_uid (one line per catalog instance)."""
+    with Path(file).open(newline="", encoding="utf-8") as stream:
+        return [
+            (row["old_sop_uid"].strip(), row["new_sop_uid"].strip())
+            for row in csv.DictReader(stream)
+        ]
+
+
+def decide(
+    config_file: str | None,
+    seq: int,
+    decision: str,
+    *,
+    reason: str = "",
+    by: str | None = None,
+    pairing_file: str | None = None,
+    wait: bool = True,
+) -> dict:
+    """Approve or reject record `seq`; every decision becomes a new cc record."""
+    config = load_config(Path(config_file) if config_file else None)
+    by = by or getpass.getuser()
+    pairing = read_pairing(Path(pairing_file)) if pairing_file else None
+    with open_catalog(config.catalog, wait=wait) as con:
+        if decision == "approve":
+            result = approve(con, seq, by=by, reason=reason, pairing=pairing)
+        elif decision == "reject":
+            if not reason:
+                raise ValueError("a rejection needs --reason TEXT")
+            result = reject(con, seq, by=by, reason=reason)
+        else:
+            raise ValueError(f"decision {decision!r}: use approve or reject")
+    return {"seq": seq, "decision": decision, "record": result.seq, "moved": result.moved, "by": by}
+
+
+@flow(name="apply-review")
+def apply_review(
+    seq: int,
+    decision: str,
+    reason: str = "",
+    by: str | None = None,
+    pairing_file: str | None = None,
+    config_file: str | None = None,
+) -> dict:
+    """Apply a review decision (approve or reject) to pending record `seq`."""
+    result = decide(config_file, seq, decision, reason=reason, by=by, pairing_file=pairing_file)
+    get_run_logger().info(
+        "record %d %s as record %d (%d instances moved)",
+        seq,
+        decision,
+        result["record"],
+        result["moved"],
+    )
+    return result
