@@ -35,6 +35,7 @@ def archived(tmp_path_factory, sample_drops):
     return root / "hub"
 
 
+@pytest.mark.timeout(3600)  # 200 examples: minutes, not a hang
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
