@@ -119,10 +119,17 @@ def _evidence_summary(evidence: str | None) -> str:
     import json
 
     data = json.loads(evidence) if evidence else {}
-    parts = [f"{k}" for k in sorted(data) if k != "moves"]
+    parts = []
     if "moves" in data:
-        parts.insert(0, f"{sum(m[2] for m in data['moves'])} paired")
-    return ", ".join(parts)
+        moved = sum(m[2] for m in data["moves"])
+        copies = sum(m[3] for m in data["moves"])
+        parts.append(f"{moved} instances paired" + (f", {copies} copies" if copies else ""))
+    if "fingerprints" in data:
+        parts.append(f"{data['rows']} new rows and {data['instances']} instances share "
+                     f"{len(data['fingerprints'])} fingerprint(s); numbers cannot tell them apart")
+    if "ownership" in data:
+        parts.append(f"owned by {', '.join(data['ownership']['owners'])}")
+    return "; ".join(parts)
 
 
 def _show(console: Console, found: dict) -> None:

@@ -167,9 +167,10 @@ def _ambiguous_records(fingerprint_rec: dict[str, int]) -> pa.Table:
 
 
 def _records(book: RecordBook, members: pa.Table) -> pa.Table:
-    counts: dict[int, int] = {}
-    for rec in members.column("rec").to_pylist():
-        counts[rec] = counts.get(rec, 0) + 1
+    grouped = members.group_by("rec").aggregate([("rec", "count")])
+    counts = dict(
+        zip(grouped.column("rec").to_pylist(), grouped.column("rec_count").to_pylist(), strict=True)
+    )
     return pa.Table.from_pylist(
         [_record_row(p, counts.get(p.rec, 0)) for p in book.records], schema=RECORD_SCHEMA
     )
@@ -204,7 +205,7 @@ def _attributes(
     rows = []
     for c in study_changes:
         rec = rec_of_pair.get((c["source"], c["target"]))
-        entity = _entity(c)
+        entity = c["target"]
         rows.append(
             {
                 "rec": rec,
@@ -229,10 +230,6 @@ def _attributes(
             }
         )
     return pa.Table.from_pylist([r for r in rows if r["rec"] is not None], schema=ATTRIBUTE_SCHEMA)
-
-
-def _entity(change: dict) -> str:
-    return change["target"]
 
 
 def _text(value: object) -> str | None:

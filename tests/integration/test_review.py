@@ -139,3 +139,17 @@ def test_changes_list_accepts_an_old_study_uid_and_says_it_resolved_it(uid_fix):
 
     records = json.loads(listed.stdout)
     assert {r["kind"] for r in records} >= {"UID_FIX", "NEW_OBJECTS"}
+
+
+def test_an_approved_uid_fix_can_be_reverted(uid_fix):
+    config, _, truth, seq = uid_fix
+    before = catalog_view(config)
+    approved = cli(config, "review", "approve", str(seq))
+    assert approved.exit_code == 0 and catalog_view(config) != before
+    decision = int(approved.output.split(" as record ")[1].split(";")[0])
+    reverted = cli(config, "changes", "revert", str(decision), "--by", "ana")
+    assert reverted.exit_code == 0, reverted.output
+    assert catalog_view(config) == before
+    with open_catalog(config.catalog) as con:
+        assert resolve_study(con, truth.source_study_uids[0]) == (
+            [truth.source_study_uids[0]], False)
