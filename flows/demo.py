@@ -16,7 +16,7 @@ from catalog.changes import list_changes
 from catalog.storage import spoke_summary
 from flows import config as cfg
 from flows import views
-from flows.demo_changes import first_act_drop, second_act_drop
+from flows.demo_changes import first_act_drop, north_copies, second_act_drop
 
 DONE = "demo-night2.done"
 DEMO_DELETE_FRACTION = 0.5
@@ -40,15 +40,17 @@ def prepare_spokes(console: Console, data_dir: Path) -> Path:
         if not (drop / "manifest.json").exists():
             result = build_drop(source, spoke, drop)
             console.print(f"{spoke}: built drop {drop} ({result.rows_written} instances)")
-        cfg.add_spoke(file, spoke, first_act_drop(spoke, drop, data_dir))
+        cfg.add_spoke(file, spoke, first_act_drop(spoke, drop, data_dir,
+                                                  data_dir / "drops" / "north"))
     return file
 
 
 def second_night(console: Console, data_dir: Path, file: Path) -> None:
     """Point each spoke at its changed drop (made once by the simulator)."""
     config = cfg.load_config(file)
+    copies = north_copies(data_dir / "drops" / "north")
     for spoke, source in sorted(config.spokes.items()):
-        drop, expected = second_act_drop(spoke, source.drop, data_dir)
+        drop, expected = second_act_drop(spoke, source.drop, data_dir, copies)
         console.print(
             f"{spoke}: the simulator changed the spoke ({expected} change(s)); new drop {drop}"
         )

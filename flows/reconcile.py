@@ -16,6 +16,7 @@ from tasks.reconcile import (
     pull_manifest_task,
     summary,
 )
+from tasks.reports import publish_artifacts, write_reports_task
 
 
 class SpokesFailed(RuntimeError):
@@ -62,6 +63,8 @@ def reconcile_spoke(
         result["bytes_archived"],
         result["cc_records"],
     )
+    reports = write_reports_task(config, result["run_id"], wait)
+    publish_artifacts(reports[-1])
     return result
 
 

@@ -121,6 +121,8 @@ def print_catalog(console: Console, rows: list[dict], config: Config) -> None:
     console.print(
         f"catalog: {config.catalog}\nnearline: {', '.join(map(str, config.volumes))}"
         f"\nwork folders of each run (manifest, plan, batches): {config.work}"
+        f"\nreports: {config.reports} (try `spokesync report changes` or "
+        "`spokesync report html --out report.html`)"
         f"\nconfiguration: {config.file}"
     )
 

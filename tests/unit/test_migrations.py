@@ -72,7 +72,7 @@ def test_every_named_sql_block_parses(tmp_path):
                 name in text for name in staged_elsewhere
             ):
                 con.execute(f"explain {text}", {k: None for k in _params(text)})
-    assert sql("new_manifest_rows").startswith("select")
+    assert sql("list_changes").startswith("select")
 
 
 def _params(text: str) -> set[str]:

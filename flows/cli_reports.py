@@ -1,0 +1,188 @@
+"""`spokesync report …`: the report tables and the HTML report, read from the Parquet files only.
+
+Nothing here opens the catalog (except `report refresh`, which writes), so every report works
+while a reconcile holds the catalog's writer lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from catalog.errors import SpokesyncError
+from catalog.report_views import ReportsMissing, open_reports, query
+from catalog.reports import TABLES
+from flows import config as cfg
+
+FORMATS = ("table", "csv", "json", "parquet")
+console = Console(width=None if sys.stdout.isatty() else 200)
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="spokesync.toml to use (default: $SPOKESYNC_CONFIG or ./spokesync.toml)"
+    ),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="only rows from this ISO date or time on")
+]
+SpokeOpt = Annotated[str | None, typer.Option("--spoke", help="only this spoke's rows")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or parquet")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="write to FILE instead of the terminal")]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """--since as an aware datetime (a bare date means its midnight UTC)."""
+    from flows.views import parse_since as parse
+
+    return parse(value)
+
+
+def load_table(config: Path | None, name: str, spoke: str | None, since: str | None) -> pa.Table:
+    """The report table from the Parquet files, filtered; errors say what to do."""
+    loaded = cfg.load_config(config)
+    con = open_reports(loaded.reports)
+    try:
+        return query(con, name, spoke=spoke, since=parse_since(since))
+    finally:
+        con.close()
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def emit(table: pa.Table, fmt: str, out: Path | None, title: str) -> None:
+    """Print or write `table` as a rich table, CSV, JSON or Parquet."""
+    if fmt not in FORMATS:
+        raise ValueError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        if out is None:
+            raise ValueError("--format parquet needs --out FILE")
+        pq.write_table(table, out)
+        return
+    if fmt == "table" and out is None:
+        console.print(rich_table(table, title))
+        return
+    text = _csv(table) if fmt == "csv" else _json(table) if fmt == "json" else _plain(table)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, "utf-8")
+
+
+def rich_table(table: pa.Table, title: str) -> Table:
+    """A terminal table: lists joined, fractions to two decimals."""
+    shown = Table(title=f"{title} ({len(table)} rows)")
+    for name in table.column_names:
+        shown.add_column(name, overflow="fold")
+    for row in table.to_pylist():
+        shown.add_row(*(f"{v:,.2f}" if isinstance(v, float) else _text(v) for v in row.values()))
+    return shown
+
+
+def _csv(table: pa.Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(table.column_names)
+    for row in table.to_pylist():
+        writer.writerow([_text(v) for v in row.values()])
+    return buffer.getvalue()
+
+
+def _json(table: pa.Table) -> str:
+    return json.dumps(table.to_pylist(), default=_text, indent=1) + "\n"
+
+
+def _plain(table: pa.Table) -> str:
+    capture = Console(file=io.StringIO(), width=200)
+    capture.print(rich_table(table, "report"))
+    return capture.file.getvalue()
+
+
+def table_command(name: str) -> Callable[..., None]:
+    """The `report NAME` command for one report table."""
+
+    def command(
+        since: SinceOpt = None,
+        spoke: SpokeOpt = None,
+        fmt: FormatOpt = "table",
+        out: OutOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        try:
+            emit(load_table(config, name, spoke, since), fmt, out, name)
+        except (SpokesyncError, ReportsMissing, ValueError, KeyError) as exc:
+            _fail(exc)
+
+    command.__doc__ = f"The {name.replace('_', ' ')} report (from the report Parquet files)."
+    return command
+
+
+def html_command(
+    out: Annotated[Path, typer.Option("--out", help="the HTML file to write")],
+    config: ConfigOpt = None,
+) -> None:
+    """One self-contained HTML file with charts and tables (works offline)."""
+    from tasks.report_html import write_html
+
+    try:
+        written = write_html(cfg.load_config(config).reports, out)
+    except (SpokesyncError, ReportsMissing) as exc:
+        _fail(exc)
+    console.print(f"wrote {written} ({written.stat().st_size:,} bytes)")
+
+
+def refresh_command(
+    config: ConfigOpt = None,
+    wait: Annotated[bool, typer.Option("--wait", help="queue behind a catalog writer")] = False,
+) -> None:
+    """Report committed runs that have none (takes the catalog's lock), rebuild reports.duckdb."""
+    from catalog.report_views import has_reports, rebuild_views_file
+    from tasks.reports import write_reports
+
+    try:
+        loaded = cfg.load_config(config)
+        written = write_reports(loaded, None, wait=wait)
+    except SpokesyncError as exc:
+        _fail(exc)
+    if has_reports(loaded.reports):
+        rebuild_views_file(loaded.reports)  # also re-points the views after a move
+    console.print(f"reported {len(written)} run(s)" if written else "reports are up to date")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `spokesync report NAME|html|refresh` to the main CLI."""
+    report_app = typer.Typer(
+        help="Reports analysts query: read from Parquet, never the live catalog.",
+        no_args_is_help=True,
+    )
+    for name in TABLES:
+        report_app.command(name.replace("_", "-"))(table_command(name))
+        if "_" in name:
+            report_app.command(name, hidden=True)(table_command(name))
+    report_app.command("html")(html_command)
+    report_app.command("refresh")(refresh_command)
+    app.add_typer(report_app, name="report")

@@ -1,0 +1,251 @@
+"""After each run: its report tables as Parquet, hive-partitioned by date, and reports.duckdb.
+
+Every file is written under a temporary name (not matching `*.parquet`), fsynced and renamed, so
+a reader sees the previous complete files or the new complete ones, never half a file. The
+catalog is opened once, briefly, under its writer lock; readers never open it (DESIGN §9).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from catalog import open_catalog
+from catalog.report_views import (
+    ReportsMissing,
+    open_reports,
+    rebuild_views_file,
+    reported_runs,
+    watermark,
+)
+from catalog.reports import TABLES, ExportWindow, empty, export_run, typed, unreported_runs
+
+if TYPE_CHECKING:
+    from flows.config import Config
+
+TEMP_SUFFIX = ".tmp"
+STALE_TEMP_SECONDS = 3600.0
+UNFINGERPRINTED = "manifest row has no fingerprint: it can be matched by SOP instance UID only"
+_ONLY_OWN = ExportWindow(after_seq=2**62)  # a catch-up run carries its own records only
+
+
+@dataclass
+class RunReport:
+    """What one run's report holds: its files and row counts (counts and paths only)."""
+
+    run_id: str
+    spoke: str
+    day: date
+    rows: dict[str, int] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def write_reports(
+    config: Config, run_id: str | None = None, *, wait: bool | float = True
+) -> list[RunReport]:
+    """Report `run_id` (re-reporting it is harmless) and every committed run that has none yet.
+
+    Returns the RunReports written, oldest first; `run_id` None only catches up.
+    """
+    reported, window = _reported_state(config.reports)
+    with open_catalog(config.catalog, wait=wait) as con:
+        todo = [r for r in unreported_runs(con, reported) if r != run_id]
+        exports = [(rid, _export(con, rid, config.policies.ownership, _ONLY_OWN)) for rid in todo]
+        if run_id is not None:
+            exports.append((run_id, _export(con, run_id, config.policies.ownership, window)))
+    reports = [publish_run(config, rid, tables) for rid, tables in exports]
+    if reports:
+        rebuild_views_file(config.reports)
+        clean_temporaries(config.reports)
+    return reports
+
+
+def _reported_state(root: Path) -> tuple[list[str], ExportWindow]:
+    """The runs the reports already hold and where the next changes export starts."""
+    try:
+        con = open_reports(root)
+    except ReportsMissing:
+        return [], ExportWindow()
+    try:
+        seq, at = watermark(con)
+        return reported_runs(con), ExportWindow(after_seq=seq, decided_since=at)
+    finally:
+        con.close()
+
+
+def _export(con, run_id: str, policy: str, window: ExportWindow) -> dict[str, pa.Table]:
+    tables = export_run(con, run_id, reported_at=datetime.now(UTC), policy=policy, window=window)
+    if len(tables["runs"]) != 1:
+        raise ValueError(f"run {run_id} is not in the catalog; only committed runs have reports")
+    return tables
+
+
+def publish_run(config: Config, run_id: str, tables: dict[str, pa.Table]) -> RunReport:
+    """Add the run's discrepancies, then write every table: all temporaries first, then rename."""
+    run = tables["runs"].to_pylist()[0]
+    tables = {**tables, "discrepancies": unfingerprinted(config.work / run_id, run)}
+    report = RunReport(run_id, run["spoke_id"], run["started_at"].astimezone(UTC).date())
+    temps = {}
+    for name in TABLES:
+        final = table_path(config.reports, name, report.day, run_id)
+        temps[name] = (write_temporary(tables[name], final), final)
+        report.rows[name] = len(tables[name])
+    # The runs row goes last: the snapshot views key on it, so a half-published run stays unseen.
+    for name in sorted(temps, key=lambda n: n == "runs"):
+        temp, final = temps[name]
+        os.replace(temp, final)
+        report.files[name] = final
+    return report
+
+
+def table_path(root: Path, table: str, day: date, run_id: str) -> Path:
+    """`<reports>/<table>/date=<yyyy-mm-dd>/<run_id>.parquet` (hive partitioning by date)."""
+    return Path(root) / table / f"date={day.isoformat()}" / f"{run_id}.parquet"
+
+
+def write_temporary(table: pa.Table, final: Path) -> Path:
+    """Write `table` beside `final` under a name readers ignore, synced to disk."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.with_name(f".{final.name}.{os.getpid()}{TEMP_SUFFIX}")
+    with open(temp, "wb") as out:
+        pq.write_table(table, out)
+        out.flush()
+        os.fsync(out.fileno())
+    return temp
+
+
+def unfingerprinted(work: Path, run: dict) -> pa.Table:
+    """Manifest rows with a null fingerprint, from the run's staged manifest (DESIGN §3).
+
+    Refused input stops a run before it commits, so no committed run has refused rows to list.
+    """
+    path = work / "manifest.parquet"
+    if not path.exists():
+        return empty("discrepancies")
+    manifest = pq.read_table(path)
+    rows = manifest.filter(pc.is_null(manifest.column("fingerprint")))
+    ts = pa.timestamp("us", "UTC")
+    constants = {
+        "report_run_id": (run["run_id"], pa.string()),
+        "reported_at": (run["reported_at"], ts),
+        "run_id": (run["run_id"], pa.string()),
+        "spoke_id": (run["spoke_id"], pa.string()),
+        "kind": ("unfingerprinted", pa.string()),
+        "reason": (UNFINGERPRINTED, pa.string()),
+        "detected_at": (run["started_at"], ts),
+    }
+    for name, (value, kind) in constants.items():
+        rows = rows.append_column(name, pa.array([value] * len(rows), kind))
+    return typed("discrepancies", rows)
+
+
+def clean_temporaries(root: Path, *, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Remove temporaries a crashed writer left (readers never see them); a live writer's stay."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for leftover in Path(root).glob(f"**/.*{TEMP_SUFFIX}"):
+        if leftover.stat().st_mtime < cutoff:
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def run_summary(report: RunReport) -> tuple[str, list[dict]]:
+    """The run's markdown summary and cc-record rows: counts, UIDs and attribute names only.
+
+    Attribute values (patient names, birth dates, IDs) never go into an artifact.
+    """
+    tables = {name: pq.read_table(path).to_pylist() for name, path in report.files.items()}
+    run = tables["runs"][0]
+    own = [c for c in tables["changes"] if c["run_id"] == report.run_id]
+    pending = [p for p in tables["pending_review"] if p["spoke_id"] == report.spoke]
+    lines = [
+        f"# Run {report.run_id}",
+        "",
+        f"Spoke **{report.spoke}**, {run['status']}, {run['manifest_rows']} manifest rows.",
+        "",
+        "| kind | records | instances |",
+        "|---|---:|---:|",
+        *_kind_rows(own),
+        "",
+        f"- archived: {run['instances_archived'] or 0} instances in {run['tars_written'] or 0} "
+        f"TARs, {run['bytes_archived'] or 0:,} bytes",
+        f"- pending review for {report.spoke}: {len(pending)}"
+        + (f" (oldest {max(p['age_hours'] for p in pending):.1f} h)" if pending else ""),
+        "",
+        "## Warnings",
+        "",
+        *(_warnings(tables) or ["- none"]),
+    ]
+    return "\n".join(lines) + "\n", [_record_row(c) for c in own]
+
+
+def _kind_rows(changes: list[dict]) -> list[str]:
+    kinds: dict[str, list[int]] = {}
+    for change in changes:
+        counts = kinds.setdefault(change["kind"], [0, 0])
+        counts[0] += 1
+        counts[1] += change["instance_count"]
+    return [f"| {k} | {n} | {i} |" for k, (n, i) in sorted(kinds.items())] or ["| none | 0 | 0 |"]
+
+
+def _warnings(tables: dict[str, list[dict]]) -> list[str]:
+    owned = {row["seq"] for row in tables["ownership"]}
+    policy = tables["ownership"][0]["policy"] if tables["ownership"] else ""
+    found = [
+        (len(owned), f"record(s) change studies another spoke owns (ownership policy {policy})"),
+        (len(tables["stale_copies"]), "stale cop(ies) of studies their owner changed since"),
+        (len(tables["discrepancies"]), "manifest row(s) without a fingerprint"),
+    ]
+    return [f"- {count} {text}" for count, text in found if count]
+
+
+def _record_row(change: dict) -> dict:
+    return {
+        "seq": change["seq"],
+        "kind": change["kind"],
+        "status": change["status"],
+        "source_studies": " ".join(change["source_study_uids"]),
+        "target_studies": " ".join(change["target_study_uids"]),
+        "instances": change["instance_count"],
+        "attributes": " ".join(change["attribute_names"]),
+    }
+
+
+def artifact_key(spoke: str, what: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in spoke.lower())
+    return f"reconcile-{slug}-{what}"
+
+
+def publish_artifacts(report: RunReport) -> None:
+    """The run's Prefect artifacts: a markdown summary and a table of its cc records."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    markdown, records = run_summary(report)
+    create_markdown_artifact(
+        markdown=markdown,
+        key=artifact_key(report.spoke, "summary"),
+        description=f"spokesync run {report.run_id}",
+    )
+    create_table_artifact(
+        table=records or [{"seq": None, "kind": "no changes"}],
+        key=artifact_key(report.spoke, "changes"),
+        description=f"cc records of run {report.run_id}",
+    )
+
+
+@task(name="write-reports", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def write_reports_task(config: Config, run_id: str, wait: bool | float = True) -> list[RunReport]:
+    """Write the run's report files and rebuild reports.duckdb (file I/O: retried)."""
+    return write_reports(config, run_id, wait=wait)
