@@ -29,5 +29,10 @@ format: setup
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
+SIZE ?= 1M
+bench: setup
+	$(RUN) python bench/reconcile.py --catalog $(SIZE) --manifest 100k
+	$(RUN) python bench/detection_accuracy.py -n 20
+
 clean:
 	rm -rf var .venv .pytest_cache

@@ -49,6 +49,8 @@ def pair(
     con.register("staged_deletions", _deletions(deletions))
     try:
         for step in PAIRING_STEPS:
+            if step == "find_explicit_deletions" and deletions is None:
+                continue  # a full scan of instances for nothing
             queries.run_script(con, step, {"spoke": spoke})
     finally:
         con.unregister("staged_manifest")

@@ -47,6 +47,7 @@ REQUIRED_VALUES = {
 }
 # Workers start from a fork server: forking a process that runs threads (Prefect) can deadlock.
 # Each worker then imports pydicom and pyarrow (~1 s), which pays off only for larger folders.
+ROW_GROUP = 122_880  # DuckDB's row group size: readers use every core
 PARALLEL_MIN_FILES = 1000
 _UID = re.compile(UID_PATTERN)
 
@@ -256,7 +257,7 @@ def write_manifest(
     table = manifest_table(rows_or_table)
     target = out / "manifest.parquet"
     partial = out / f".manifest.parquet.{os.getpid()}.part"
-    pq.write_table(table, partial)
+    pq.write_table(table, partial, row_group_size=ROW_GROUP)
     _fsync(partial)
     os.replace(partial, target)
     meta = {

@@ -89,7 +89,7 @@ def stage_manifest(state: RunState) -> RunState:
     manifest = drop.manifest.append_column(
         "row_id", pa.array(range(len(drop.manifest)), pa.int64())
     )
-    pq.write_table(manifest, state.path("manifest"))
+    pq.write_table(manifest, state.path("manifest"), row_group_size=122_880)
     if drop.deletions is not None:
         pq.write_table(drop.deletions, state.path("deletions"))
     state.generated_at = drop.generated_at

@@ -1,0 +1,66 @@
+"""Tiny real DICOM objects for the synthetic night's new objects (archiving fingerprints them).
+
+Each object is pydicom's bundled CT_small with the manifest row's identity written into it and
+its first pixel bytes replaced by a hash of its SOP UID, so every object has its own fingerprint.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydicom import examples
+from pydicom.dataset import Dataset
+
+from tasks.fingerprints import fingerprint_file
+
+# manifest column -> DICOM keyword written into the object
+IDENTITY = {
+    "sop_instance_uid": "SOPInstanceUID",
+    "series_instance_uid": "SeriesInstanceUID",
+    "study_instance_uid": "StudyInstanceUID",
+    "patient_id": "PatientID",
+    "patient_name": "PatientName",
+    "patient_birth_date": "PatientBirthDate",
+    "patient_sex": "PatientSex",
+    "accession_number": "AccessionNumber",
+    "study_id": "StudyID",
+    "study_date": "StudyDate",
+    "study_time": "StudyTime",
+    "study_description": "StudyDescription",
+    "series_description": "SeriesDescription",
+}
+
+
+@functools.cache
+def _template() -> Dataset:
+    """pydicom's bundled CT_small, read once."""
+    return examples.ct
+
+
+def write_object(drop: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """Write the object a new manifest row points at and return the row, fingerprint included."""
+    ds = copy.deepcopy(_template())
+    for column, keyword in IDENTITY.items():
+        if row.get(column) is not None:
+            setattr(ds, keyword, row[column])
+    ds.SeriesNumber = row["series_number"]
+    ds.InstanceNumber = row["instance_number"]
+    ds.file_meta.MediaStorageSOPInstanceUID = row["sop_instance_uid"]
+    salt = hashlib.sha256(row["sop_instance_uid"].encode()).digest()
+    ds.PixelData = salt + bytes(ds.PixelData)[len(salt) :]
+    uri = f"objects/{row['sop_instance_uid']}.dcm"
+    path = drop / uri
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return row | {
+        "sop_class_uid": str(ds.SOPClassUID),
+        "modality": str(ds.Modality),
+        "transfer_syntax_uid": str(ds.file_meta.TransferSyntaxUID),
+        "object_size": path.stat().st_size,
+        "object_uri": uri,
+        "fingerprint": fingerprint_file(path),
+    }
