@@ -255,7 +255,8 @@ def changes_export_iocm(
     console.print(f"{len(files)} rejection note(s) for {len(rows)} instance(s) written to {out}")
 
 
-from flows import cli_reports, cli_review  # noqa: E402
+from flows import cli_reports, cli_retrieve, cli_review  # noqa: E402
 
 cli_review.register(app, console, _fail)
 cli_reports.register(app)
+cli_retrieve.register(app)

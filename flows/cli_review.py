@@ -125,8 +125,10 @@ def _evidence_summary(evidence: str | None) -> str:
         copies = sum(m[3] for m in data["moves"])
         parts.append(f"{moved} instances paired" + (f", {copies} copies" if copies else ""))
     if "fingerprints" in data:
-        parts.append(f"{data['rows']} new rows and {data['instances']} instances share "
-                     f"{len(data['fingerprints'])} fingerprint(s); numbers cannot tell them apart")
+        parts.append(
+            f"{data['rows']} new rows and {data['instances']} instances share "
+            f"{len(data['fingerprints'])} fingerprint(s); numbers cannot tell them apart"
+        )
     if "ownership" in data:
         parts.append(f"owned by {', '.join(data['ownership']['owners'])}")
     return "; ".join(parts)

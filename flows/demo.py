@@ -40,8 +40,9 @@ def prepare_spokes(console: Console, data_dir: Path) -> Path:
         if not (drop / "manifest.json").exists():
             result = build_drop(source, spoke, drop)
             console.print(f"{spoke}: built drop {drop} ({result.rows_written} instances)")
-        cfg.add_spoke(file, spoke, first_act_drop(spoke, drop, data_dir,
-                                                  data_dir / "drops" / "north"))
+        cfg.add_spoke(
+            file, spoke, first_act_drop(spoke, drop, data_dir, data_dir / "drops" / "north")
+        )
     return file
 
 

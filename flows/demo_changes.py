@@ -41,9 +41,10 @@ def _with_copies(drop: Path, other: Path, studies: list[str], out: Path) -> None
     """A drop holding `drop` plus the rows (and object files) of `studies` from `other`."""
     theirs = sim.manifest_of(other)
     theirs = theirs.filter(pc.is_in(theirs.column("study_instance_uid"), pa.array(studies)))
-    for uri in theirs.column("object_uri").to_pylist() + sim.manifest_of(drop).column(
-        "object_uri"
-    ).to_pylist():
+    for uri in (
+        theirs.column("object_uri").to_pylist()
+        + sim.manifest_of(drop).column("object_uri").to_pylist()
+    ):
         source = (other if (other / uri).exists() else drop) / uri
         target = out / uri
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,8 +65,9 @@ def second_act_ops(spoke: str, table, copies: list[str]) -> list:
             sim.fix_uid(table, studies[4], "impax"),
         ]
     studies = [s for s in sim.study_uids(table) if s not in copies]
-    patient = sim.patient_ids(table.filter(pc.is_in(table.column("study_instance_uid"),
-                                                    pa.array(studies))))[0]
+    patient = sim.patient_ids(
+        table.filter(pc.is_in(table.column("study_instance_uid"), pa.array(studies)))
+    )[0]
     return [
         sim.Correct("study", studies[0], "study_description", "CT CHEST (CORRECTED)", "impax"),
         sim.delete_last_series(table, studies[1]),
@@ -77,8 +79,9 @@ def second_act_ops(spoke: str, table, copies: list[str]) -> list:
     ]
 
 
-def second_act_drop(spoke: str, current: Path, data_dir: Path,
-                    copies: list[str]) -> tuple[Path, int]:
+def second_act_drop(
+    spoke: str, current: Path, data_dir: Path, copies: list[str]
+) -> tuple[Path, int]:
     """Write the changed drop (once) and return it with the number of expected records."""
     out = data_dir / "drops" / f"{spoke}-night2"
     if not (out / "manifest.json").exists():

@@ -152,4 +152,6 @@ def test_an_approved_uid_fix_can_be_reverted(uid_fix):
     assert catalog_view(config) == before
     with open_catalog(config.catalog) as con:
         assert resolve_study(con, truth.source_study_uids[0]) == (
-            [truth.source_study_uids[0]], False)
+            [truth.source_study_uids[0]],
+            False,
+        )

@@ -1,0 +1,82 @@
+"""`spokesync retrieve`: a study as the catalog says it is now, to a folder or a DICOM node."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from catalog.errors import SpokesyncError
+from flows import config as cfg
+
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `retrieve` command to the spokesync CLI."""
+    app.command("retrieve")(retrieve)
+
+
+def retrieve(
+    study_uid: Annotated[str, typer.Argument(help="current or old study instance UID")],
+    out: Annotated[Path | None, typer.Option("--out", help="folder to write the study to")] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="DICOM node to C-STORE to, as AET@HOST:PORT")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="spokesync.toml (default: $SPOKESYNC_CONFIG or ./)"),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="queue behind a catalog writer instead of failing")
+    ] = False,
+) -> None:
+    """Retrieve STUDY_UID with every change applied: to a folder (--out) or a node (--to).
+
+    Exits 1 when some objects could not be delivered (they are named), 2 on any other error.
+    """
+    from tasks.retrieve import retrieve_study
+
+    if (out is None) == (to is None):
+        _fail("give exactly one destination: --out DIR or --to AET@HOST:PORT")
+    try:
+        result = retrieve_study(cfg.load_config(config), study_uid, out=out, to=to, wait=wait)
+    except (SpokesyncError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    print_result(result)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def print_result(result) -> None:
+    """Print counts, change kinds and UIDs (never patient values) and the failed objects."""
+    if result.resolved:
+        console.print(
+            f"resolved old study UID {result.requested_uid} to {result.study_uid}", highlight=False
+        )
+    console.print(f"study {result.study_uid} → {result.destination}", highlight=False)
+    table = Table()
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("instances sent", f"{result.sent} of {result.instances}")
+    table.add_row("stored MB read", f"{result.stored_bytes / 1e6:.1f}")
+    for keyword, count in sorted(result.corrected.items()):
+        table.add_row(f"corrected {keyword}", str(count))
+    table.add_row("remapped UIDs", str(result.remapped_uids))
+    for status, count in sorted(result.skipped.items()):
+        table.add_row(f"skipped ({status})", str(count))
+    if not result.skipped:
+        table.add_row("skipped deletions", "0")
+    table.add_row("failed", str(len(result.failed)))
+    console.print(table)
+    for failed in result.failed:
+        console.print(f"[bold red]failed:[/] {failed.error}", highlight=False, soft_wrap=True)
