@@ -113,8 +113,8 @@ def members(
 
 
 def known_finding(
-    con: duckdb.DuckDBPyConnection, kind: str, sources: tuple, targets: tuple
+    con: duckdb.DuckDBPyConnection, kind: str | None, sources: tuple, targets: tuple
 ) -> bool:
-    """A pending record with the same kind and studies exists: the same finding, not new."""
+    """A pending record with the same studies (and kind, if given) exists: not a new finding."""
     params = {"kind": kind, "sources": list(sources), "targets": list(targets)}
     return queries.run(con, "find_pending_twin", params).fetchone() is not None

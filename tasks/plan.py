@@ -83,14 +83,7 @@ def build_plan(
     detect.plan_new(book, sql_detect.rows(con, "new_by_study"))
     fingerprint_rec = detect.plan_ambiguous(book, sql_detect.rows(con, "ambiguous_groups"))
     detect.apply_ownership(book, facts, spoke, ownership)
-    book.records = [
-        p
-        for p in book.records
-        if not (
-            p.status == detect.PENDING
-            and sql_detect.known_finding(con, p.kind, p.sources, p.targets)
-        )
-    ]
+    book.records = [p for p in book.records if not _already_waiting(con, p)]
     members = sql_detect.members(
         con, _edge_records(book), _study_records(book), _ambiguous_records(fingerprint_rec)
     )
@@ -234,3 +227,16 @@ def _attributes(
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _already_waiting(con: duckdb.DuckDBPyConnection, record: Planned) -> bool:
+    """A finding that already waits for (or got) review is not planned again.
+
+    A move between the same studies is the same finding whatever its kind now looks like: a
+    later correction by another spoke must not turn a pending UID fix into an applied move.
+    """
+    if record.sources != record.targets and record.sources and record.targets:
+        return sql_detect.known_finding(con, None, record.sources, record.targets)
+    return record.status == detect.PENDING and sql_detect.known_finding(
+        con, record.kind, record.sources, record.targets
+    )

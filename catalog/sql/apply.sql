@@ -191,9 +191,9 @@ where se.status = 'active'
                   where i.series_instance_uid = se.series_instance_uid and i.status = 'active')
 
 -- name: find_pending_twin
--- A pending record with the same kind and studies: the same finding, not a new one.
+-- A pending record with the same studies (and kind, unless $kind is null): the same finding.
 select seq from cc_records
-where status = 'pending_review' and kind = $kind
+where status = 'pending_review' and ($kind is null or kind = $kind)
   and source_study_uids = $sources and target_study_uids = $targets
 limit 1
 

@@ -86,3 +86,27 @@ def test_a_copy_of_a_study_its_owner_split_is_stale_and_never_undoes_the_split(
     assert [(s[0], s[1], s[2]) for s in stale] == [("south", study, "north")]
     assert "uids" in stale[0][3]
     assert json.dumps(stale)  # plain values only
+
+
+def test_a_pending_uid_fix_is_not_applied_after_another_spoke_corrects_the_study(
+    tmp_path, sample_drops
+):
+    file = hub_with_north(tmp_path, sample_drops)
+    table = sim.manifest_of(sample_drops["north"])
+    study = sim.study_uids(table)[1]
+    fixed = tmp_path / "north-fixed"
+    sim.apply_operations(sample_drops["north"], [sim.fix_uid(table, study)], fixed)
+    add_spoke(file, "north", fixed)
+    assert run_spoke(load_config(file), "north")["kinds"] == {"UID_FIX": 1}
+    south = south_copy(
+        sample_drops["north"], tmp_path / "south", study, study_description="SOUTH'S READING"
+    )
+    add_spoke(file, "south", south)
+    assert run_spoke(load_config(file), "south")["kinds"] == {"ATTRIBUTES": 1}
+    before = catalog_view(load_config(file))
+
+    again = tmp_path / "north-again"
+    sim.apply_operations(fixed, [], again)
+    add_spoke(file, "north", again)
+    result = run_spoke(load_config(file), "north")
+    assert result["cc_records"] == 0 and catalog_view(load_config(file)) == before
