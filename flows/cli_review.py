@@ -12,7 +12,7 @@ from rich.table import Table
 
 from catalog import open_catalog
 from catalog.errors import SpokesyncError
-from catalog.review import open_reviews, record
+from catalog.review import open_reviews, record, resolve_study
 from flows import config as cfg
 from flows.review import decide
 
@@ -27,13 +27,22 @@ def register(app: typer.Typer, console: Console, fail) -> None:
     """Add the review commands to the main command line."""
 
     @review_app.command("list")
-    def review_list(config: ConfigOpt = None) -> None:
+    def review_list(
+        study: Annotated[str | None, typer.Option("--study", help="a current or old UID")] = None,
+        config: ConfigOpt = None,
+    ) -> None:
         """Pending records: kind, spoke, studies, age and evidence summary."""
         try:
             with open_catalog(cfg.load_config(config).catalog, wait=True) as con:
                 rows = open_reviews(con)
+                current, resolved = resolve_study(con, study) if study else ([], False)
         except SpokesyncError as exc:
             fail(exc)
+        if study:
+            if resolved:
+                console.print(f"resolved old study UID {study} to {', '.join(current) or 'none'}")
+            wanted = {study, *current}
+            rows = [r for r in rows if wanted & {*r["source_study_uids"], *r["target_study_uids"]}]
         console.print(_queue(rows))
 
     @review_app.command("show")

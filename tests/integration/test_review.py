@@ -155,3 +155,11 @@ def test_an_approved_uid_fix_can_be_reverted(uid_fix):
             [truth.source_study_uids[0]],
             False,
         )
+
+
+def test_review_list_filters_by_study_uid(uid_fix):
+    config, _, truth, seq = uid_fix
+    listed = cli(config, "review", "list", "--study", truth.target_study_uids[0])
+    assert listed.exit_code == 0 and f"│ {seq} " in listed.output
+    other = cli(config, "review", "list", "--study", "1.2.3.4")
+    assert other.exit_code == 0 and "0 record(s)" in other.output
