@@ -47,3 +47,20 @@ def hub(tmp_path, sample_drops):
     for spoke, drop in sample_drops.items():
         add_spoke(file, spoke, drop)
     return load_config(file)
+
+
+@pytest.fixture(scope="session")
+def archived(tmp_path_factory, sample_drops) -> Path:
+    """A hub that archived the sample spoke north once; tests work on private copies.
+
+    Copies (tests.detection_support.copy_hub) share its nearline volume, because the catalog
+    names volumes by absolute path: a test that damages a TAR must archive a hub of its own.
+    """
+    from flows.config import add_spoke, init_config, load_config
+    from tasks.reconcile import run_spoke
+
+    root = tmp_path_factory.mktemp("archived")
+    file = init_config(root / "hub")
+    add_spoke(file, "north", sample_drops["north"])
+    run_spoke(load_config(file), "north")
+    return root / "hub"

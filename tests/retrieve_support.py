@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pydicom
 from pydicom.dataset import Dataset
 
-from flows.config import add_spoke, init_config, load_config
+from flows.config import add_spoke, load_config
 from tasks import simulator as sim
 from tasks.dicom_headers import manifest_row
 from tasks.reconcile import run_spoke
@@ -22,19 +22,6 @@ from tests.detection_support import catalog_view, copy_hub
 
 _HISTORY = 0x04000561
 _UID_TOKEN = re.compile(r"\b\d+(?:\.\d+){2,}\b")
-
-
-def archive_north(tmp_path_factory, sample_drops) -> Path:
-    """A hub that archived the sample spoke north once; tests work on private copies.
-
-    Copies share its nearline volume (the catalog names volumes by absolute path): a test
-    that damages a TAR must archive into a hub of its own.
-    """
-    root = tmp_path_factory.mktemp("archived")
-    file = init_config(root / "hub")
-    add_spoke(file, "north", sample_drops["north"])
-    run_spoke(load_config(file), "north")
-    return root / "hub"
 
 
 def reconcile(archived, tmp_path: Path, source: Path, ops, name: str = "drop"):

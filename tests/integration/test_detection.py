@@ -49,20 +49,6 @@ OPERATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_drops):
-    """A hub that archived the sample spoke north once; tests work on private copies."""
-    from flows.config import add_spoke, init_config, load_config
-
-    root = tmp_path_factory.mktemp("archived")
-    file = init_config(root / "hub")
-    add_spoke(file, "north", sample_drops["north"])
-    config = load_config(file)
-    config.policies.max_delete_fraction = 1.0
-    run_spoke(config, "north")
-    return root / "hub"
-
-
 def reconcile_after(archived, sample_drops, tmp_path, ops):
     drop = tmp_path / "drop"
     truth = sim.apply_operations(sample_drops["north"], ops, drop)

@@ -24,17 +24,6 @@ EXAMPLES = 200
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_drops):
-    from flows.config import add_spoke, init_config, load_config
-
-    root = tmp_path_factory.mktemp("archived")
-    file = init_config(root / "hub")
-    add_spoke(file, "north", sample_drops["north"])
-    run_spoke(load_config(file), "north")
-    return root / "hub"
-
-
 @pytest.mark.timeout(3600)  # 200 examples: minutes, not a hang
 @settings(
     max_examples=EXAMPLES,

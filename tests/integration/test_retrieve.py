@@ -20,7 +20,6 @@ from tasks.retrieve import export_to_folder, plan_study, retrieve_study, tar_of
 from tests.detection_support import copy_hub
 from tests.integration.test_detection import CONVENTIONS, OPERATIONS
 from tests.retrieve_support import (
-    archive_north,
     contents,
     dciodvfy_errors,
     reconcile,
@@ -29,11 +28,6 @@ from tests.retrieve_support import (
     spoke_files,
     stored_sop_uid,
 )
-
-
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_drops):
-    return archive_north(tmp_path_factory, sample_drops)
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)

@@ -19,12 +19,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from tasks import simulator as sim
 from tests.detection_support import copy_hub
-from tests.retrieve_support import archive_north, reconcile
-
-
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_drops):
-    return archive_north(tmp_path_factory, sample_drops)
+from tests.retrieve_support import reconcile
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from catalog import open_catalog
 from catalog.changes import list_changes
 from flows.cli import app
-from flows.config import add_spoke, init_config, load_config
+from flows.config import add_spoke, load_config
 from tasks import simulator as sim
 from tasks.reconcile import run_spoke
 from tests.detection_support import catalog_view, copy_hub
@@ -28,15 +28,6 @@ REVERTIBLE = [
     "add_presentation_state",
     "new_study",
 ]
-
-
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_drops):
-    root = tmp_path_factory.mktemp("archived")
-    file = init_config(root / "hub")
-    add_spoke(file, "north", sample_drops["north"])
-    run_spoke(load_config(file), "north")
-    return root / "hub"
 
 
 def changed(archived, sample_drops, tmp_path, name, convention):

@@ -19,17 +19,6 @@ def export(config) -> dict[str, list]:
         return {n: con.execute(f"select * from {n} order by all").fetchall() for n in names}
 
 
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_drops):
-    from flows.config import init_config
-
-    root = tmp_path_factory.mktemp("archived")
-    file = init_config(root / "hub")
-    add_spoke(file, "north", sample_drops["north"])
-    run_spoke(load_config(file), "north")
-    return root / "hub"
-
-
 @pytest.mark.parametrize(
     "step",
     [
