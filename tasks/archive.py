@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -180,20 +179,6 @@ def discard_all(batches: list[ArchiveBatch]) -> None:
     for batch in batches:
         for tar in batch.staged:
             discard(tar)
-
-
-def describe(batch: ArchiveBatch) -> str:
-    """A JSON note of what a batch staged, kept in the run's work folder for crash forensics."""
-    return json.dumps(
-        [
-            {
-                "volume": str(t.volume),
-                "relpath": t.relpath,
-                "members": [asdict(m) for m in t.members],
-            }
-            for t in batch.staged
-        ]
-    )
 
 
 @task(name="archive-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
