@@ -168,7 +168,14 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> Non
 
 def start_storescp(folder: Path) -> tuple[subprocess.Popen, str]:
     """DCMTK storescp on a free loopback port, writing into `folder`."""
-    tool = shutil.which("storescp")
+    # DCMTK's storescp, never pynetdicom's script of the same name in the virtual environment
+    venv_bin = os.path.realpath(os.path.join(sys.prefix, "bin"))
+    path = os.pathsep.join(
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if p and os.path.realpath(p) != venv_bin
+    )
+    tool = shutil.which("storescp", path=path)
     if not tool:
         raise SystemExit("storescp is missing: apt-get install dcmtk")
     folder.mkdir(parents=True, exist_ok=True)

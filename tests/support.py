@@ -65,3 +65,19 @@ def write_drop(
 
         pacsv.write_csv(data, folder / "manifest.csv")
     return folder
+
+
+def system_tool(name: str) -> str | None:
+    """A program from the system, e.g. DCMTK's storescp, never pynetdicom's same-named script
+    that `uv run` puts first on PATH from the virtual environment."""
+    import os
+    import shutil
+    import sys
+
+    venv_bin = os.path.realpath(os.path.join(sys.prefix, "bin"))
+    path = os.pathsep.join(
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if p and os.path.realpath(p) != venv_bin
+    )
+    return shutil.which(name, path=path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from flows.cli import app
 from tasks import simulator as sim
 from tests.detection_support import copy_hub
 from tests.retrieve_support import reconcile
+from tests.support import system_tool
 
 
 def free_port() -> int:
@@ -31,7 +31,7 @@ def free_port() -> int:
 @pytest.fixture
 def storescp(tmp_path):
     """A storescp started on a free loopback port; stopped by its PID, waiting for it to exit."""
-    tool = shutil.which("storescp")
+    tool = system_tool("storescp")  # DCMTK's, not pynetdicom's script of the same name
     if not tool:
         pytest.skip("storescp is missing (Debian package dcmtk)")
     port, received = free_port(), tmp_path / "received"
