@@ -15,23 +15,27 @@ from typing import Any
 from pydicom import examples
 from pydicom.dataset import Dataset
 
+from tasks.dicom_headers import TEXT_COLUMNS
 from tasks.fingerprints import fingerprint_file
 
-# manifest column -> DICOM keyword written into the object
+# manifest columns written into the object (their keywords come from the manifest builder's map)
 IDENTITY = {
-    "sop_instance_uid": "SOPInstanceUID",
-    "series_instance_uid": "SeriesInstanceUID",
-    "study_instance_uid": "StudyInstanceUID",
-    "patient_id": "PatientID",
-    "patient_name": "PatientName",
-    "patient_birth_date": "PatientBirthDate",
-    "patient_sex": "PatientSex",
-    "accession_number": "AccessionNumber",
-    "study_id": "StudyID",
-    "study_date": "StudyDate",
-    "study_time": "StudyTime",
-    "study_description": "StudyDescription",
-    "series_description": "SeriesDescription",
+    column: TEXT_COLUMNS[column]
+    for column in (
+        "sop_instance_uid",
+        "series_instance_uid",
+        "study_instance_uid",
+        "patient_id",
+        "patient_name",
+        "patient_birth_date",
+        "patient_sex",
+        "accession_number",
+        "study_id",
+        "study_date",
+        "study_time",
+        "study_description",
+        "series_description",
+    )
 }
 
 
