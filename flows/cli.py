@@ -199,12 +199,7 @@ def changes_list(
     except (SpokesyncError, ValueError) as exc:
         _fail(exc)
     if study:
-        if resolved:
-            err_console.print(f"resolved old study UID {study} to {', '.join(current) or 'none'}")
-        wanted = {study, *current}
-        records = [
-            r for r in records if wanted & {*r["source_study_uids"], *r["target_study_uids"]}
-        ]
+        records = views.touching_study(err_console, records, study, current, resolved)
     if fmt == "json":
         views.print_json(records)
     else:

@@ -15,6 +15,7 @@ from catalog.errors import SpokesyncError
 from catalog.review import open_reviews, record, resolve_study
 from flows import config as cfg
 from flows.review import decide
+from flows.views import touching_study
 
 review_app = typer.Typer(
     help="Records waiting for review: list, show, approve, reject.", no_args_is_help=True
@@ -39,10 +40,7 @@ def register(app: typer.Typer, console: Console, fail) -> None:
         except SpokesyncError as exc:
             fail(exc)
         if study:
-            if resolved:
-                console.print(f"resolved old study UID {study} to {', '.join(current) or 'none'}")
-            wanted = {study, *current}
-            rows = [r for r in rows if wanted & {*r["source_study_uids"], *r["target_study_uids"]}]
+            rows = touching_study(console, rows, study, current, resolved)
         console.print(_queue(rows))
 
     @review_app.command("show")

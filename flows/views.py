@@ -222,3 +222,15 @@ def print_changes(console: Console, records: list[dict]) -> None:
             ", ".join(sorted(r["attributes"])),
         )
     console.print(table)
+
+
+def touching_study(
+    console: Console, records: list[dict], study: str, current: list[str], resolved: bool
+) -> list[dict]:
+    """Records whose studies include `study` or what it resolved to, saying when it resolved."""
+    if resolved:
+        console.print(
+            f"resolved old study UID {study} to {', '.join(current) or 'none'}", soft_wrap=True
+        )
+    wanted = {study, *current}
+    return [r for r in records if wanted & {*r["source_study_uids"], *r["target_study_uids"]}]
