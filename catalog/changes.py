@@ -14,12 +14,8 @@ def list_changes(
     con: duckdb.DuckDBPyConnection, *, spoke: str | None = None, since: datetime | None = None
 ) -> list[dict]:
     """cc records in sequence order, attributes and evidence decoded from JSON."""
-    cursor = queries.run(con, "list_changes", {"spoke": spoke, "since": since})
-    names = [d[0] for d in cursor.description]
-    records = []
-    for row in cursor.fetchall():
-        record = dict(zip(names, row, strict=True))
+    records = queries.dicts(con, "list_changes", {"spoke": spoke, "since": since})
+    for record in records:
         record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
         record["evidence"] = json.loads(record["evidence"]) if record["evidence"] else {}
-        records.append(record)
     return records

@@ -73,9 +73,7 @@ def _deletions(deletions: pa.Table | None) -> pa.Table:
 
 def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
     """A small named query's result as dicts (study-level facts, never instance lists)."""
-    cursor = queries.run(con, name, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return queries.dicts(con, name, params)
 
 
 def attribute_changes(

@@ -11,6 +11,4 @@ from catalog import queries
 
 def deleted_instances(con: duckdb.DuckDBPyConnection, since: datetime | None) -> list[dict]:
     """Every instance an applied (and not reverted) DELETE removed since `since`."""
-    cursor = queries.run(con, "deleted_instances_since", {"since": since})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return queries.dicts(con, "deleted_instances_since", {"since": since})

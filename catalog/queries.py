@@ -51,3 +51,10 @@ def run_script(con, name: str, params: dict | None = None) -> None:
         if statement:
             used = set(_PARAM.findall(statement))
             con.execute(statement, {k: v for k, v in (params or {}).items() if k in used})
+
+
+def dicts(con, name: str, params: dict | None = None) -> list[dict]:
+    """The named block's rows as dicts keyed by column name (for small results only)."""
+    cursor = run(con, name, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -43,11 +43,6 @@ class StoredInstance:
     transfer_syntax_uid: str | None
 
 
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def resolve_study(con: duckdb.DuckDBPyConnection, uid: str) -> StudyResolution:
     """Find the one current study for a current or old study UID (through the UID map).
 
@@ -78,7 +73,7 @@ def study_values(con: duckdb.DuckDBPyConnection, study: str) -> dict:
 
     Patient name, birth date and sex are left out when the catalog has no patient row.
     """
-    rows = _dicts(queries.run(con, "retrieve_study_values", {"study": study}))
+    rows = queries.dicts(con, "retrieve_study_values", {"study": study})
     if not rows:
         return {}
     values = rows[0]
@@ -90,15 +85,14 @@ def study_values(con: duckdb.DuckDBPyConnection, study: str) -> dict:
 
 def series_values(con: duckdb.DuckDBPyConnection, study: str) -> dict[str, dict]:
     """{series UID: its current series_number, modality and series_description}."""
-    rows = _dicts(queries.run(con, "retrieve_series_values", {"study": study}))
+    rows = queries.dicts(con, "retrieve_series_values", {"study": study})
     return {row.pop("series_instance_uid"): row for row in rows}
 
 
 def active_instances(con: duckdb.DuckDBPyConnection, study: str) -> list[StoredInstance]:
     """The study's active instances in TAR and offset order (sequential reads)."""
     return [
-        StoredInstance(**row)
-        for row in _dicts(queries.run(con, "retrieve_instances", {"study": study}))
+        StoredInstance(**row) for row in queries.dicts(con, "retrieve_instances", {"study": study})
     ]
 
 

@@ -16,24 +16,19 @@ from catalog.errors import ReviewRefused
 DECIDABLE = ("UID_FIX", "AMBIGUOUS")
 
 
-def _dicts(cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def open_reviews(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    return _dicts(queries.run(con, "open_reviews"))
+    return queries.dicts(con, "open_reviews")
 
 
 def record(con: duckdb.DuckDBPyConnection, seq: int) -> dict:
     """One record with its members; ReviewRefused names a sequence number that does not exist."""
-    rows = _dicts(queries.run(con, "record_by_seq", {"seq": seq}))
+    rows = queries.dicts(con, "record_by_seq", {"seq": seq})
     if not rows:
         raise ReviewRefused(f"there is no cc record {seq}; `spokesync review list` shows the queue")
     found = rows[0]
     for key in ("attributes", "evidence"):
         found[key] = json.loads(found[key]) if found[key] else {}
-    found["members"] = _dicts(queries.run(con, "record_members", {"seq": seq}))
+    found["members"] = queries.dicts(con, "record_members", {"seq": seq})
     return found
 
 
@@ -41,7 +36,7 @@ def _decidable(con: duckdb.DuckDBPyConnection, seq: int) -> dict:
     found = record(con, seq)
     if found["status"] != "pending_review":
         raise ReviewRefused(f"record {seq} is {found['status']}, not waiting for review")
-    decided = _dicts(queries.run(con, "decision_for", {"seq": seq}))
+    decided = queries.dicts(con, "decision_for", {"seq": seq})
     if decided:
         d = decided[0]
         raise ReviewRefused(
