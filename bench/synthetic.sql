@@ -84,7 +84,8 @@ from base  -- in idx order: the Parquet files are read in name order, their rows
 -- The catalog's current view: one active instance per stored object.
 insert into instances
 select idx + 1, sop_instance_uid, sop_class_uid, series_instance_uid, study_instance_uid,
-       instance_number, fingerprint, idx + 1, $spoke, 'active', 'bench-seed', 'bench-seed'
+       instance_number, fingerprint, idx + 1, $spoke, 'active', 'bench-seed', 'bench-seed',
+       uid_key(sop_instance_uid), uid_key(study_instance_uid), uid_key(fingerprint)
 from base
 
 -- name: load_run

@@ -1,10 +1,12 @@
 """Running detection's set-based SQL (catalog/sql/detect.sql) on one connection.
 
-The statements leave temp tables (man, cat, pairs, dups, ambiguous, new_rows, gone) that the
-later steps of the same plan read; only small study-level tables come back to Python.
+The statements leave temp tables (man, cat_all, cat, pairs, dups, ambiguous, new_rows, gone) that
+the later steps of the same plan read; only small study-level tables come back to Python.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -19,8 +21,11 @@ DELETION_SCHEMA = pa.schema(
         ("reason_text", pa.string()),
     ]
 )
+RANGE_GAP = 2048  # ids apart (one DuckDB vector) below which two ranges are read as one
 PAIRING_STEPS = (
     "stage_manifest",
+    "stage_candidates",
+    "fetch_candidates",
     "find_stale_copies",
     "drop_stale_rows",
     "stage_scope",
@@ -39,22 +44,44 @@ PAIRING_STEPS = (
 
 
 def pair(
-    con: duckdb.DuckDBPyConnection, manifest: pa.Table, deletions: pa.Table | None, spoke: str = ""
+    con: duckdb.DuckDBPyConnection,
+    manifest: pa.Table | Path,
+    deletions: pa.Table | None,
+    spoke: str = "",
 ) -> None:
     """Scope, pair and sort every row and instance into pairs, copies, new, gone, ambiguous.
 
     A non-owner's stale copies (DESIGN §6) leave the manifest first: reported, never applied.
     """
+    if isinstance(manifest, Path):  # the staged file, read by DuckDB (memory bounded)
+        manifest = con.read_parquet(str(manifest))
     con.register("staged_manifest", manifest)
     con.register("staged_deletions", _deletions(deletions))
     try:
         for step in PAIRING_STEPS:
             if step == "find_explicit_deletions" and deletions is None:
-                continue  # a full scan of instances for nothing
+                continue  # nothing to look for
+            if step == "fetch_candidates":
+                fetch_candidates(con)
+                continue
             queries.run_script(con, step, {"spoke": spoke})
     finally:
         con.unregister("staged_manifest")
         con.unregister("staged_deletions")
+
+
+def fetch_candidates(con: duckdb.DuckDBPyConnection) -> int:
+    """Copy the candidate instances' rows range by range; return how many ranges were read.
+
+    DuckDB probes no index for a join, but a constant range on instance_id skips every row group
+    outside it: a night's studies are read without scanning the whole table.
+    """
+    ranges = queries.run(con, "candidate_ranges", {"gap": RANGE_GAP}).fetchall()
+    queries.run(con, "create_candidates")
+    if ranges:  # one prepared statement for every range
+        con.executemany(queries.sql("fetch_candidates"), [{"lo": a, "hi": b} for a, b in ranges])
+    queries.run(con, "keep_candidates")
+    return len(ranges)
 
 
 def _deletions(deletions: pa.Table | None) -> pa.Table:

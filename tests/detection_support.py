@@ -33,6 +33,13 @@ left join patients p
   on p.patient_id = st.patient_id and p.issuer_of_patient_id = st.issuer_of_patient_id
 where i.status = 'active'
 """
+# Every writer of a UID keeps its lookup key (catalog/sql/0004_lookup_keys.sql) in step.
+STALE_KEYS_SQL = """
+select instance_id from instances
+where sop_key is distinct from uid_key(sop_instance_uid)
+   or study_key is distinct from uid_key(study_instance_uid)
+   or fp_key is distinct from uid_key(fingerprint)
+"""
 
 
 def copy_hub(template: Path, to: Path, spoke: str, drop: Path):
@@ -43,8 +50,9 @@ def copy_hub(template: Path, to: Path, spoke: str, drop: Path):
 
 
 def catalog_view(config) -> set[tuple]:
-    """Every active instance as the catalog says it is now."""
+    """Every active instance as the catalog says it is now (its lookup keys checked on the way)."""
     with open_catalog(config.catalog) as con:
+        assert con.execute(STALE_KEYS_SQL).fetchall() == []
         return set(con.execute(VIEW_SQL).fetchall())
 
 

@@ -108,6 +108,7 @@ where se.series_instance_uid = w.new_series_uid
 update instances i set
   sop_instance_uid = m.sop_instance_uid, series_instance_uid = m.series_instance_uid,
   study_instance_uid = m.study_instance_uid, instance_number = m.instance_number,
+  sop_key = uid_key(m.sop_instance_uid), study_key = uid_key(m.study_instance_uid),
   updated_run_id = $run_id
 from applied_members a join man m using (row_id)
 where a.role = 'move' and i.instance_id = a.instance_id
@@ -116,9 +117,10 @@ where a.role = 'move' and i.instance_id = a.instance_id
 -- Duplicates from segmenting become new instances over the same stored bytes.
 insert into instances (sop_instance_uid, sop_class_uid, series_instance_uid, study_instance_uid,
                        instance_number, fingerprint, object_id, owner_spoke, status,
-                       created_run_id, updated_run_id)
+                       created_run_id, updated_run_id, sop_key, study_key, fp_key)
 select m.sop_instance_uid, m.sop_class_uid, m.series_instance_uid, m.study_instance_uid,
-       m.instance_number, o.fingerprint, o.object_id, $spoke, 'active', $run_id, $run_id
+       m.instance_number, o.fingerprint, o.object_id, $spoke, 'active', $run_id, $run_id,
+       uid_key(m.sop_instance_uid), uid_key(m.study_instance_uid), o.fp_key
 from applied_members a
 join man m using (row_id)
 join instances o on o.instance_id = a.instance_id

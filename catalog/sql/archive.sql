@@ -45,9 +45,10 @@ order by m.study_instance_uid, m.series_instance_uid, m.instance_number, m.sop_i
 -- The catalog's view of each object archived by this run.
 insert into instances (sop_instance_uid, sop_class_uid, series_instance_uid, study_instance_uid,
                        instance_number, fingerprint, object_id, owner_spoke, status,
-                       created_run_id, updated_run_id)
+                       created_run_id, updated_run_id, sop_key, study_key, fp_key)
 select so.sop_instance_uid, m.sop_class_uid, so.series_instance_uid, so.study_instance_uid,
-       m.instance_number, so.fingerprint, so.object_id, $spoke, 'active', $run_id, $run_id
+       m.instance_number, so.fingerprint, so.object_id, $spoke, 'active', $run_id, $run_id,
+       uid_key(so.sop_instance_uid), uid_key(so.study_instance_uid), uid_key(so.fingerprint)
 from stored_objects so
 join staged_new m using (sop_instance_uid)
 where so.run_id = $run_id

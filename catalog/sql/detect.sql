@@ -1,18 +1,89 @@
 -- name: stage_manifest
--- The run's manifest (with its row ids), the patient issuer normalised ('' when none).
+-- The run's manifest (with its row ids), the patient issuer normalised ('' when none), and the
+-- 64-bit keys of its SOP UIDs, study UIDs and fingerprints (catalog/sql/0004_lookup_keys.sql).
 create or replace temp table man as
-select * replace (coalesce(issuer_of_patient_id, '') as issuer_of_patient_id)
+select * replace (coalesce(issuer_of_patient_id, '') as issuer_of_patient_id),
+       uid_key(sop_instance_uid) as sop_key, uid_key(study_instance_uid) as study_key,
+       uid_key(fingerprint) as fp_key
 from staged_manifest
+
+-- name: stage_candidates
+-- Catalog instances the run may need, found on 8-byte keys in one pass over instances: any
+-- holding a manifest SOP UID (whatever its status), and active ones sharing a fingerprint, in a
+-- manifest study or named by deletions.parquet; then the active rest of the studies so found.
+-- Keys only narrow the search: every later step compares the UIDs themselves.
+create or replace temp table deletion_keys as
+select uid_key(uid) as study_key, null::ubigint as sop_key from staged_deletions
+where level = 'study'
+union all
+select null, uid_key(uid) from staged_deletions where level = 'instance';
+create or replace temp table candidate_ids as
+select i.instance_id, i.study_key, i.status = 'active' as active
+from instances i
+where i.sop_key in (select sop_key from man)
+   or (i.status = 'active'
+       and (i.fp_key in (select fp_key from man where fp_key is not null)
+            or i.study_key in (select study_key from man)
+            or i.study_key in (select study_key from deletion_keys where study_key is not null)
+            or i.sop_key in (select sop_key from deletion_keys where sop_key is not null)));
+insert into candidate_ids
+select i.instance_id, i.study_key, true
+from instances i
+where i.status = 'active'
+  and i.study_key in (select study_key from candidate_ids where active
+                      except select study_key from man)
+  and i.instance_id not in (select instance_id from candidate_ids);
+insert into candidate_ids  -- series named by deletions.parquet (none: nothing is scanned)
+select i.instance_id, i.study_key, true
+from instances i
+where i.status = 'active'
+  and i.series_instance_uid in (select uid from staged_deletions where level = 'series')
+  and i.instance_id not in (select instance_id from candidate_ids)
+
+-- name: candidate_ranges
+-- The candidates' instance ids as ranges (archive order keeps a study's ids together), closer
+-- ranges merged, so that each fetch reads a few row groups through their zone maps.
+with runs as (
+  select min(instance_id) as lo, max(instance_id) as hi
+  from (select instance_id, instance_id - row_number() over (order by instance_id) as island
+        from candidate_ids)
+  group by island
+), starts as (
+  select lo, hi, coalesce(lo - lag(hi) over (order by lo) > $gap, true) as starts from runs
+)
+select min(lo) as lo, max(hi) as hi
+from (select lo, hi, sum(starts::integer) over (order by lo) as part from starts)
+group by part
+order by lo
+
+-- name: create_candidates
+-- The candidates' rows, as the catalog holds them, filled range by range.
+create or replace temp table cat_all as
+select instance_id, sop_instance_uid, sop_class_uid, series_instance_uid, study_instance_uid,
+       instance_number, fingerprint, object_id, owner_spoke, status
+from instances limit 0
+
+-- name: fetch_candidates
+-- One range of rows: a constant range on instance_id skips other row groups by zone map.
+insert into cat_all
+select instance_id, sop_instance_uid, sop_class_uid, series_instance_uid, study_instance_uid,
+       instance_number, fingerprint, object_id, owner_spoke, status
+from instances
+where instance_id between $lo and $hi
+
+-- name: keep_candidates
+-- Only the candidates stay (a range also holds the rows between close candidates).
+delete from cat_all where instance_id not in (select instance_id from candidate_ids)
 
 -- name: stage_scope
 -- Studies in scope: the manifest's, plus catalog studies holding its SOP UIDs or fingerprints.
 create or replace temp table scope_studies as
 select distinct study_instance_uid from man
 union
-select i.study_instance_uid from instances i
+select i.study_instance_uid from cat_all i
 where i.status = 'active' and i.sop_instance_uid in (select sop_instance_uid from man)
 union
-select i.study_instance_uid from instances i
+select i.study_instance_uid from cat_all i
 where i.status = 'active'
   and i.fingerprint in (select fingerprint from man where fingerprint is not null)
 
@@ -22,7 +93,7 @@ create or replace temp table cat as
 select i.instance_id, i.sop_instance_uid, i.sop_class_uid, i.series_instance_uid,
        i.study_instance_uid, i.instance_number, i.fingerprint, i.object_id, i.owner_spoke,
        se.series_number, st.patient_id, st.issuer_of_patient_id
-from instances i
+from cat_all i
 join scope_studies s using (study_instance_uid)
 join series se using (series_instance_uid)
 join studies st using (study_instance_uid)
@@ -140,7 +211,7 @@ where c.study_instance_uid in (select study_instance_uid from man)
 -- Active instances named by deletions.parquet (by study, series or instance UID).
 insert into gone
 select i.instance_id, i.study_instance_uid, any_value(d.reason_code), any_value(d.reason_text)
-from instances i
+from cat_all i
 join staged_deletions d
   on (d.level = 'study' and d.uid = i.study_instance_uid)
   or (d.level = 'series' and d.uid = i.series_instance_uid)
@@ -309,7 +380,7 @@ select x.rec::bigint as rec, x.role, x.instance_id, x.row_id, x.paired_by,
        i.study_instance_uid as old_study_uid, m.sop_instance_uid as new_sop_uid,
        m.series_instance_uid as new_series_uid, m.study_instance_uid as new_study_uid
 from everything x
-left join instances i using (instance_id)
+left join cat_all i using (instance_id)
 left join man m using (row_id)
 order by x.rec, x.role, new_study_uid, new_sop_uid, old_sop_uid
 
@@ -381,7 +452,7 @@ with owner_of as (
   from (select distinct study_instance_uid from man) m
   left join studies s using (study_instance_uid)
   left join (select x.study_instance_uid, any_value(st.owner_spoke) as owner_spoke
-             from man x join instances i using (sop_instance_uid)
+             from man x join cat_all i using (sop_instance_uid)
              join studies st on st.study_instance_uid = i.study_instance_uid
              group by x.study_instance_uid) o using (study_instance_uid)
 ), old_study as (
@@ -397,7 +468,7 @@ with owner_of as (
   join cc_records c on c.seq = h.seq and c.status = 'applied'
   where h.old_study_uid = m.study_instance_uid
     and (h.new_study_uid <> h.old_study_uid or h.new_sop_uid <> h.old_sop_uid)
-    and not exists (select 1 from instances i where i.status = 'active'
+    and not exists (select 1 from cat_all i where i.status = 'active'
                     and i.sop_instance_uid = m.sop_instance_uid
                     and i.study_instance_uid = m.study_instance_uid)
   group by m.study_instance_uid

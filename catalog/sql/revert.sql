@@ -28,7 +28,8 @@ where h.seq = $seq
 -- name: apply_revert
 -- Undo it: identities back, copies and new objects withdrawn, deletions restored, values back.
 update instances i set sop_instance_uid = u.old_sop_uid, series_instance_uid = u.old_series_uid,
-       study_instance_uid = u.old_study_uid, updated_run_id = $run_id
+       study_instance_uid = u.old_study_uid, sop_key = uid_key(u.old_sop_uid),
+       study_key = uid_key(u.old_study_uid), updated_run_id = $run_id
 from undo u where u.action = 'move_back' and i.instance_id = u.instance_id;
 update instances set status = 'deleted', updated_run_id = $run_id
 where instance_id in (select instance_id from undo where action = 'withdraw');

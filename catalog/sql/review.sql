@@ -78,6 +78,7 @@ from (select distinct new_series_uid, new_study_uid from decided
 where se.series_instance_uid = d.new_series_uid;
 update instances i set sop_instance_uid = d.new_sop_uid,
        series_instance_uid = d.new_series_uid, study_instance_uid = d.new_study_uid,
+       sop_key = uid_key(d.new_sop_uid), study_key = uid_key(d.new_study_uid),
        updated_run_id = $run_id
 from decided d where i.instance_id = d.instance_id;
 insert into cc_instances
