@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -44,7 +45,7 @@ class RunRecord:
 class PlanTables:
     """The plan as the plan step wrote it, plus the objects the archive step stored."""
 
-    manifest: pa.Table  # with row_id
+    manifest: pa.Table | Path  # with row_id; a Parquet file is read by DuckDB, never loaded
     records: pa.Table
     members: pa.Table
     attributes: pa.Table
@@ -70,8 +71,9 @@ def apply_plan(
 
     `fail_after` names a step after which to raise, to prove the transaction is atomic.
     """
+    manifest = plan.manifest
     staged = {
-        "man": plan.manifest,
+        "man": con.read_parquet(str(manifest)) if isinstance(manifest, Path) else manifest,
         "plan_records": plan.records,
         "plan_members": plan.members,
         "plan_attributes": plan.attributes,

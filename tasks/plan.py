@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -57,7 +58,7 @@ class Plan:
 
 def build_plan(
     con: duckdb.DuckDBPyConnection,
-    manifest: pa.Table,
+    manifest: pa.Table | Path,
     deletions: pa.Table | None,
     *,
     spoke: str = "",

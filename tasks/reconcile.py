@@ -100,8 +100,11 @@ def stage_manifest(state: RunState) -> RunState:
 def plan_run(
     config: Config, state: RunState, *, wait: bool | float = True, allow_mass_delete: bool = False
 ) -> RunState:
-    """Detect what changed against the catalog and write the plan; nothing is changed."""
-    manifest = pq.read_table(state.path("manifest"))
+    """Detect what changed against the catalog and write the plan; nothing is changed.
+
+    DuckDB reads the staged manifest file itself: the plan never holds the manifest in memory.
+    """
+    manifest = state.path("manifest")
     deletions_path = state.path("deletions")
     deletions = pq.read_table(deletions_path) if deletions_path.exists() else None
     with open_catalog(config.catalog, wait=wait) as con:
@@ -139,15 +142,16 @@ def _kinds(records: pa.Table) -> dict[str, int]:
 
 
 def _write_batches(
-    config: Config, state: RunState, manifest: pa.Table, members: pa.Table, records: pa.Table
+    config: Config, state: RunState, manifest: Path, members: pa.Table, records: pa.Table
 ) -> None:
     """The manifest rows of new objects that apply now, in batches of whole series."""
     applied = records.filter(pc.equal(records.column("status"), "applied")).column("rec")
     new = members.filter(
         pc.and_(pc.equal(members.column("role"), "new"), pc.is_in(members.column("rec"), applied))
     )
-    new_ids = new.column("row_id")
-    new_rows = manifest.filter(pc.is_in(manifest.column("row_id"), new_ids))
+    new_ids = pc.unique(new.column("row_id")).to_pylist()
+    rows = pq.read_table(manifest, filters=[("row_id", "in", new_ids)]) if new_ids else None
+    new_rows = rows if rows is not None else pq.read_schema(manifest).empty_table()
     state.new_instances = len(new_rows)
     state.batch_paths = []
     for number, batch in enumerate(
@@ -175,7 +179,7 @@ def load_plan(state: RunState, batches: list[ArchiveBatch]) -> PlanTables:
     stored = [pq.read_table(b.stored_path) for b in batches]
     tables = {name: pq.read_table(state.path(name)) for name in PLAN_FILES}
     return PlanTables(
-        pq.read_table(state.path("manifest")),
+        state.path("manifest"),  # read by DuckDB where the commit joins it
         tables["records"],
         tables["members"],
         tables["attributes"],
