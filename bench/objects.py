@@ -12,11 +12,13 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydicom import examples
 from pydicom.dataset import Dataset
 
 from tasks.dicom_headers import TEXT_COLUMNS
 from tasks.fingerprints import fingerprint_file
+from tasks.samples import derived_uid
 
 # manifest columns written into the object (their keywords come from the manifest builder's map)
 IDENTITY = {
@@ -68,3 +70,36 @@ def write_object(drop: Path, row: dict[str, Any]) -> dict[str, Any]:
         "object_uri": uri,
         "fingerprint": fingerprint_file(path),
     }
+
+
+def write_ct_study(
+    folder: Path, index: int, count: int, *, matrix: int | None = None, per_series: int = 250
+) -> list[Path]:
+    """Write `count` CT images of one study, each with its own UIDs and pixel bytes.
+
+    `matrix` (e.g. 512) replaces CT_small's 128 x 128 pixels by a matrix x matrix image of the
+    same bit depth, for objects of a clinical CT's size (about 0.5 MB at 512).
+    """
+    base = _template()
+    study = derived_uid(f"bench-retrieve|study-{index}")
+    pixels = np.frombuffer(base.PixelData, dtype="<u2").copy()
+    if matrix is not None:
+        pixels = np.resize(pixels, matrix * matrix)
+    paths = []
+    for n in range(count):
+        ds = copy.deepcopy(base)
+        ds.PatientID, ds.PatientName = "BENCH-0001", "FAKE^BENCH"  # one patient
+        ds.StudyInstanceUID, ds.AccessionNumber = study, f"BR{index:04d}"
+        ds.SeriesInstanceUID = derived_uid(f"{study}|series-{n // per_series}")
+        ds.SeriesNumber, ds.InstanceNumber = n // per_series + 1, n + 1
+        ds.SOPInstanceUID = derived_uid(f"{study}|{n}")
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        if matrix is not None:
+            ds.Rows = ds.Columns = matrix
+        pixels[:2] = (index, n)  # distinct pixel bytes: distinct fingerprints
+        ds.PixelData = pixels.tobytes()
+        target = folder / f"study-{index}" / f"{n:05d}.dcm"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(target, enforce_file_format=True)
+        paths.append(target)
+    return paths

@@ -155,6 +155,17 @@ def block_table(blocks: list[dict], top: int) -> str:
     return "\n".join(lines)
 
 
+def totals_table(blocks: list[dict], top: int) -> str:
+    """Seconds per block summed over its calls (a block run once per range shows here)."""
+    totals: dict[tuple[str, str], list[float]] = {}
+    for b in blocks:
+        totals.setdefault((b["step"], b["block"]), []).append(b["seconds"])
+    lines = ["| step | block | calls | s in all |", "|---|---|---|---|"]
+    for (step, name), times in sorted(totals.items(), key=lambda kv: -sum(kv[1]))[:top]:
+        lines.append(f"| {step} | {name} | {len(times)} | {sum(times):.3f} |")
+    return "\n".join(lines)
+
+
 @contextmanager
 def profiled(profiler: Profiler):
     """Route catalog.queries through the profiler, and time opening and closing the catalog."""
@@ -221,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     in_blocks = sum(b["seconds"] for b in profiler.blocks)
     print(", ".join(f"{k} {v:.2f} s" for k, v in steps.items()), f"(SQL blocks {in_blocks:.2f} s)")
     print(block_table(profiler.blocks, args.top))
+    print(totals_table(profiler.blocks, args.top))
     for b in profiler.blocks:
         if b["file"].suffix == ".txt" and b["file"].exists():
             print(f"\n### {b['block']} part {b['part']}\n{b['file'].read_text()}")
