@@ -21,6 +21,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -46,32 +48,72 @@ def fresh_hub(hub: Path, catalog: Path, drop: Path) -> Path:
     return file
 
 
-def child(mode: str, first: Path, second: Path) -> dict:
-    """Run one repetition in a new process (bench/run_once.py) and return its JSON."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run_once", mode, str(first), str(second)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"{mode} run failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+class MemoryCapped(RuntimeError):
+    """A repetition was stopped because its RSS passed --rss-limit (the machine is shared)."""
 
 
-def measure(args: argparse.Namespace, instances: int, manifest: int) -> dict:
-    """Median of `args.runs` repetitions of baseline and reconcile, interleaved."""
-    drop = ensure_drop(args.work, instances, manifest, args.seed, args.rate)
-    catalog = ensure_catalog(args.work, instances, args.seed)
-    hub = args.work / "hubs" / f"{label(instances)}-{label(manifest)}"
-    baselines, runs, loads = [], [], []
+def child(mode: str, first: Path, second: Path, rss_limit: float | None = None) -> dict:
+    """Run one repetition in a new process (bench/run_once.py) and return its JSON.
+
+    With `rss_limit` (GiB) the process is watched and stopped before it can take the memory
+    that other work on the machine needs; MemoryCapped then says how far it got.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        command = [sys.executable, "-m", "bench.run_once", mode, str(first), str(second)]
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, text=True)
+        start, peak = time.perf_counter(), 0
+        while proc.poll() is None:
+            peak = max(peak, _rss(proc.pid))
+            if rss_limit and peak > rss_limit * GIB:
+                proc.kill()
+                proc.wait()
+                raise MemoryCapped(f"{mode} stopped at {peak / GIB:.1f} GiB RSS after "
+                                   f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+            time.sleep(0.2)
+        out.seek(0), err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{mode} run failed:\n{err.read()[-4000:]}")
+        return json.loads(out.read().strip().splitlines()[-1])
+
+
+def _rss(pid: int) -> int:
+    """A running process's resident set size in bytes (0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1]) * 1024
+
+
+def measure(args: argparse.Namespace, sizes: list[int], manifest: int) -> list[dict]:
+    """Median of `args.runs` repetitions of baseline and reconcile per catalog size.
+
+    Repetitions go round the sizes (1M, 10M, 1M, 10M, ...), so that a busy spell on the
+    machine falls on every size alike and the ratio between sizes stays fair.
+    """
+    inputs = [(ensure_drop(args.work, n, manifest, args.seed, args.rate),
+               ensure_catalog(args.work, n, args.seed)) for n in sizes]  # fmt: skip
+    done: list[tuple[list, list, list]] = [([], [], []) for _ in sizes]
     for rep in range(args.runs):
-        config = fresh_hub(hub, catalog, drop)
-        loads.append(os.getloadavg()[0])  # other work on the machine, for reading the figures
-        baselines.append(child("baseline", load_config(config).catalog, drop / "manifest.parquet"))
-        runs.append(child("reconcile", config, drop))
-        print(f"  run {rep + 1}: baseline {baselines[-1]['seconds']:.2f} s, "
-              f"spokesync {runs[-1]['seconds']:.2f} s", flush=True)  # fmt: skip
-    shutil.rmtree(hub, ignore_errors=True)
-    return aggregate(instances, manifest, baselines, runs) | {"load_average_1min": loads}
+        for n, (drop, catalog), (baselines, runs, loads) in zip(sizes, inputs, done, strict=True):
+            hub = args.work / "hubs" / f"{label(n)}-{label(manifest)}"
+            config = fresh_hub(hub, catalog, drop)
+            loads.append(os.getloadavg()[0])  # other work on the machine, for reading figures
+            baselines.append(child("baseline", load_config(config).catalog,
+                                   drop / "manifest.parquet"))  # fmt: skip
+            try:
+                runs.append(child("reconcile", config, drop, args.rss_limit))
+            except MemoryCapped as capped:
+                shutil.rmtree(hub, ignore_errors=True)
+                raise SystemExit(f"{label(n)} x {label(manifest)}: {capped}") from None
+            shutil.rmtree(hub, ignore_errors=True)
+            print(f"  {label(n)} run {rep + 1}: baseline {baselines[-1]['seconds']:.2f} s, "
+                  f"spokesync {runs[-1]['seconds']:.2f} s", flush=True)  # fmt: skip
+    return [
+        aggregate(n, manifest, baselines, runs) | {"load_average_1min": loads}
+        for n, (baselines, runs, loads) in zip(sizes, done, strict=True)
+    ]
 
 
 def aggregate(instances: int, manifest: int, baselines: list[dict], runs: list[dict]) -> dict:
@@ -147,13 +189,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("var/bench"))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rate", type=float, default=0.01, help="share of studies changed")
+    parser.add_argument("--rss-limit", type=float, help="GiB: stop a run that grows past this")
     args = parser.parse_args(argv)
     args.work = args.work.absolute()
-    manifest, results = parse_count(args.manifest), []
-    for size in args.catalog.split(","):
-        print(f"catalog {size}, manifest {args.manifest}:", flush=True)
-        results.append(measure(args, parse_count(size), manifest))
-        print(report(results[-1]) + "\n", flush=True)
+    manifest = parse_count(args.manifest)
+    print(f"catalog {args.catalog}, manifest {args.manifest}:", flush=True)
+    results = measure(args, [parse_count(size) for size in args.catalog.split(",")], manifest)
+    for result in results:
+        print(report(result) + "\n", flush=True)
     growth = [
         {"from": a["catalog"], "to": b["catalog"], "time_ratio": b["seconds"] / a["seconds"]}
         for a, b in zip(results, results[1:], strict=False)
