@@ -44,7 +44,12 @@ class CatalogLocked(SpokesyncError):
 
 
 class SpokeUnavailable(SpokesyncError):
-    """A spoke could not be reached or read; retrying later may succeed."""
+    """A spoke could not be reached or read; retrying later may succeed (unless `retryable`
+    is False: a refused password or a wrong URL stays wrong however often it is retried)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)
 
 
 class NearlineCorrupt(SpokesyncError):

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import tomli_w
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from catalog.errors import ConfigInvalid
 
@@ -19,9 +19,54 @@ CONFIG_ENV = "SPOKESYNC_CONFIG"
 CONFIG_NAME = "spokesync.toml"
 
 
-class SpokeConfig(BaseModel):
+class DropSpoke(BaseModel):
+    """A spoke that writes drop folders (DESIGN §2)."""
+
+    model_config = ConfigDict(extra="forbid")
     source: Literal["drop"] = "drop"
     drop: Path | None = None
+
+
+class PacsSpoke(BaseModel):
+    """What every PACS source shares: how long to wait, and how to narrow a night's query."""
+
+    model_config = ConfigDict(extra="forbid")
+    drop: None = None  # a PACS spoke's drop is pulled into the run's work folder
+    timeout_seconds: float = Field(30, gt=0)
+    # QIDO-RS and C-FIND know no "updated since": a date attribute the PACS keeps current
+    # (e.g. StudyDate for a recent window) narrows the study query to [last run - overlap, ...).
+    since_attribute: str | None = None
+    since_overlap_days: int = Field(1, ge=0)
+
+
+class DicomwebSpoke(PacsSpoke):
+    """A PACS that speaks DICOMweb: QIDO-RS for the manifest, WADO-RS for new objects."""
+
+    source: Literal["dicomweb"]
+    url: str = Field(pattern=r"^https?://")
+    username_env: str | None = None  # names of environment variables, never the secrets
+    password_env: str | None = None
+    secret_block: str | None = None  # a Prefect Secret block holding {"username", "password"}
+    page_size: int = Field(1000, ge=1)
+    fetch_workers: int = Field(4, ge=1, le=32)
+
+
+class DimseSpoke(PacsSpoke):
+    """A PACS that speaks DIMSE only: C-FIND for the manifest, C-GET or C-MOVE for objects."""
+
+    source: Literal["dimse"]
+    host: str
+    port: int = Field(ge=1, le=65535)
+    called_aet: str = Field(min_length=1, max_length=16)
+    calling_aet: str = Field("SPOKESYNC", min_length=1, max_length=16)
+    retrieve: Literal["get", "move"] = "get"
+    storage_port: int | None = Field(None, ge=1, le=65535)  # the hub's own SCP, for C-MOVE
+    storage_bind: str = "0.0.0.0"  # where that SCP listens; the PACS must reach it there
+
+
+SECRET_KEYS = {"password", "username", "user", "token", "secret"}
+SpokeConfig = Annotated[DropSpoke | DicomwebSpoke | DimseSpoke, Field(discriminator="source")]
+_SPOKE = TypeAdapter(SpokeConfig)
 
 
 class Policies(BaseModel):
@@ -105,8 +150,7 @@ def load_config(explicit: Path | None = None) -> Config:
     base = file.parent
     try:
         spokes = {
-            name: SpokeConfig(**{**body, "drop": _resolve(base, body.get("drop"))})
-            for name, body in document.get("spokes", {}).items()
+            name: _spoke(file, name, body) for name, body in document.get("spokes", {}).items()
         }
         return Config(
             file=file,
@@ -123,6 +167,27 @@ def load_config(explicit: Path | None = None) -> Config:
             f"{file} is incomplete or wrong: {exc}; compare it with the file "
             "`spokesync init` writes"
         ) from None
+
+
+def _spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
+    body = {"source": "drop", **body}
+    if body["source"] == "drop":
+        body["drop"] = _resolve(file.parent, body.get("drop"))
+    return _validated_spoke(file, spoke_id, body)
+
+
+def _validated_spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
+    secrets_here = sorted(SECRET_KEYS & set(body))
+    if secrets_here:
+        raise ConfigInvalid(
+            f"{file}, spokes.{spoke_id}: {', '.join(secrets_here)} must not be written in the "
+            "configuration; name the environment variables that hold them (username_env, "
+            "password_env) or a Prefect Secret block (secret_block)"
+        )
+    try:
+        return _SPOKE.validate_python(body)
+    except ValidationError as exc:
+        raise ConfigInvalid(f"{file}, spokes.{spoke_id}: {_problems(exc)}") from None
 
 
 def _resolve(base: Path, value: str | None) -> Path | None:
@@ -142,9 +207,20 @@ def init_config(data_dir: Path) -> Path:
 
 def add_spoke(file: Path, spoke_id: str, drop: Path) -> None:
     """Register (or re-point) a spoke whose source is a drop folder."""
+    set_spoke(file, spoke_id, {"source": "drop", "drop": str(Path(drop).absolute())})
+
+
+def set_spoke(file: Path, spoke_id: str, body: dict) -> None:
+    """Register (or replace) a spoke of any source; the body is validated before it is written."""
+    body = {k: v for k, v in body.items() if v is not None}
+    _validated_spoke(file, spoke_id, body)
     document = read_document(file)
-    document.setdefault("spokes", {})[spoke_id] = {
-        "source": "drop",
-        "drop": str(Path(drop).absolute()),
-    }
+    document.setdefault("spokes", {})[spoke_id] = body
     write_document(file, document)
+
+
+def _problems(exc: ValidationError) -> str:
+    """Pydantic's errors as one line: field, then what is wrong with it."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'][1:] or e['loc'])}: {e['msg']}" for e in exc.errors()
+    )

@@ -41,12 +41,14 @@ def reconcile_spoke(
     logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None)
     state = new_run(config, spoke, Path(drop) if drop else None)
-    state = pull_manifest_task(state)
+    state = pull_manifest_task(config, state, wait)
     state = plan_run_task(config, state, wait, allow_mass_delete)
     logger.info(
-        "run %s: %d manifest rows, plan %s, %d new instances in %d batches",
+        "run %s: %d manifest rows (%d objects fetched from the spoke), plan %s, "
+        "%d new instances in %d batches",
         state.run_id,
         state.manifest_rows,
+        state.fetched,
         state.kinds or "{}",
         state.new_instances,
         len(state.batch_paths),

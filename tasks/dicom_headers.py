@@ -36,7 +36,7 @@ _INT32 = range(-(2**31), 2**31)
 
 
 def manifest_row(
-    ds: Dataset, *, object_uri: str, object_size: int, fingerprint: str | None
+    ds: Dataset, *, object_uri: str | None, object_size: int | None, fingerprint: str | None
 ) -> dict[str, Any]:
     """Return the MANIFEST_SCHEMA row for a (header-only) dataset; absent or empty values are None.
 
@@ -48,7 +48,7 @@ def manifest_row(
     meta = getattr(ds, "file_meta", None)
     row["transfer_syntax_uid"] = text_value(meta.get("TransferSyntaxUID") if meta else None)
     row["fingerprint"] = fingerprint
-    row["object_size"] = int(object_size)
+    row["object_size"] = None if object_size is None else int(object_size)
     row["object_uri"] = object_uri
     return {field.name: row[field.name] for field in MANIFEST_SCHEMA}
 

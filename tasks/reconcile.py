@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,10 +15,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
 
 from catalog import open_catalog
 from catalog.apply import PlanTables, RunRecord, apply_plan, catalog_version
-from catalog.errors import CatalogChanged, ManifestInvalid, MassDeletionBlocked
+from catalog.errors import (
+    CatalogChanged,
+    ConfigInvalid,
+    ManifestInvalid,
+    MassDeletionBlocked,
+    ObjectRefused,
+    SpokeUnavailable,
+)
 from catalog.runs import last_generated_at
 from tasks.archive import (
     STORED_SCHEMA,
@@ -29,6 +38,7 @@ from tasks.archive import (
 )
 from tasks.manifests import read_drop
 from tasks.plan import build_plan
+from tasks.spokes.hub import is_pacs, pull_spoke
 
 if TYPE_CHECKING:
     from flows.config import Config, Policies
@@ -52,6 +62,8 @@ class RunState:
     version: tuple[int, int] | None = None
     kinds: dict[str, int] = field(default_factory=dict)
     batch_paths: list[Path] = field(default_factory=list)
+    pulled: bool = False  # a PACS spoke: the drop is pulled into the work folder by this run
+    fetched: int = 0  # objects downloaded from the PACS (a quiet night fetches none)
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -68,9 +80,14 @@ class RunState:
 
 
 def new_run(config: Config, spoke: str, drop: Path | None = None) -> RunState:
-    """Name the run and make its work folder; the drop defaults to the configured one."""
-    drop = Path(drop) if drop else config.spoke(spoke).drop
-    if drop is None:
+    """Name the run and make its work folder; the drop defaults to the configured one.
+
+    A PACS spoke's drop is pulled into the work folder by pull_and_stage.
+    """
+    source = config.spoke(spoke)
+    pulled = drop is None and is_pacs(source)
+    drop = Path(drop) if drop else source.drop
+    if drop is None and not pulled:
         raise ManifestInvalid(
             str(config.file),
             f"spoke {spoke!r} has no drop folder",
@@ -80,7 +97,14 @@ def new_run(config: Config, spoke: str, drop: Path | None = None) -> RunState:
     run_id = f"{spoke}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     work = config.work / run_id
     work.mkdir(parents=True, exist_ok=True)
-    return RunState(run_id, spoke, drop, work, now)
+    return RunState(run_id, spoke, work / "drop" if pulled else drop, work, now, pulled=pulled)
+
+
+def pull_and_stage(config: Config, state: RunState, *, wait: bool | float = True) -> RunState:
+    """A PACS spoke is listed and its new objects fetched first; then the drop is staged."""
+    if state.pulled:
+        state.fetched = pull_spoke(config, state.spoke, state.drop, wait=wait).fetched
+    return stage_manifest(state)
 
 
 def stage_manifest(state: RunState) -> RunState:
@@ -215,6 +239,7 @@ def commit_run(
             tars_written=tars,
             fail_after=fail_after,
         )
+    discard_pulled_objects(state)
     return summary(
         state,
         status="committed",
@@ -222,6 +247,12 @@ def commit_run(
         records=records,
         bytes_archived=sum(plan.stored.column("size").to_pylist()),
     )
+
+
+def discard_pulled_objects(state: RunState) -> None:
+    """Objects pulled from a PACS are in nearline once the run committed; keep the manifest."""
+    if state.pulled:
+        shutil.rmtree(state.drop / "objects", ignore_errors=True)
 
 
 def run_spoke(
@@ -235,7 +266,7 @@ def run_spoke(
     fail_after: str | None = None,
 ) -> dict:
     """The reconcile-spoke flow's steps called directly, without Prefect (tests, benchmarks)."""
-    state = stage_manifest(new_run(config, spoke, drop))
+    state = pull_and_stage(config, new_run(config, spoke, drop), wait=wait)
     state = plan_run(config, state, wait=wait, allow_mass_delete=allow_mass_delete)
     if dry_run:
         return summary(state, status="dry_run")
@@ -261,6 +292,7 @@ def summary(
         "status": status,
         "manifest_rows": state.manifest_rows,
         "new_instances": state.new_instances,
+        "fetched": state.fetched,
         "deleting": state.deleting,
         "kinds": dict(state.kinds),
         "tars_written": tars,
@@ -270,10 +302,30 @@ def summary(
     }
 
 
-@task(name="pull-manifest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def pull_manifest_task(state: RunState) -> RunState:
-    """Read the spoke's drop (I/O: retried)."""
-    return stage_manifest(state)
+def worth_retrying(task, task_run, state) -> bool:
+    """Retry what may pass later (an unreachable spoke); never bad input or refused credentials."""
+    try:
+        state.result()
+    except SpokeUnavailable as exc:
+        return exc.retryable
+    except (ManifestInvalid, ConfigInvalid, ObjectRefused):
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(
+    name="pull-manifest",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=10),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=worth_retrying,
+)
+def pull_manifest_task(config: Config, state: RunState, wait: bool | float = True) -> RunState:
+    """Pull a PACS spoke or read a drop, then validate and stage it (I/O: retried with backoff)."""
+    return pull_and_stage(config, state, wait=wait)
 
 
 @task(name="plan-run", cache_policy=NO_CACHE, tags=["catalog-writer"])

@@ -64,3 +64,47 @@ def archived(tmp_path_factory, sample_drops) -> Path:
     add_spoke(file, "north", sample_drops["north"])
     run_spoke(load_config(file), "north")
     return root / "hub"
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory):
+    """A real Orthanc spoke PACS for the whole session, its credentials in the environment
+    where the hub's configuration names them; tests load it with `orthanc_north`."""
+    from tests.orthanc_support import PASSWORD, USER, Orthanc
+
+    server = Orthanc(tmp_path_factory.mktemp("orthanc")).start()
+    saved = {name: os.environ.get(name) for name in ("NORTH_PACS_USER", "NORTH_PACS_PASSWORD")}
+    os.environ.update(NORTH_PACS_USER=USER, NORTH_PACS_PASSWORD=PASSWORD)
+    yield server
+    server.stop()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def orthanc_north(orthanc, sample_sources):
+    """Orthanc holding three of north's sample studies (the same UIDs every time)."""
+    from tests.pacs_support import pacs_files
+
+    orthanc.reset()
+    orthanc.upload(pacs_files(sample_sources["north"]))
+    return orthanc
+
+
+@pytest.fixture(scope="session")
+def pacs_templates(tmp_path_factory, orthanc, sample_sources) -> dict[str, Path]:
+    """Per protocol, a hub that archived north from Orthanc once; tests copy it."""
+    from tasks.reconcile import run_spoke
+    from tests.pacs_support import PROTOCOLS, pacs_files, pacs_hub
+
+    orthanc.reset()
+    orthanc.upload(pacs_files(sample_sources["north"]))
+    hubs = {}
+    for protocol in PROTOCOLS:
+        folder = tmp_path_factory.mktemp(f"pacs-{protocol}") / "hub"
+        run_spoke(pacs_hub(folder, orthanc, protocol), "north")
+        hubs[protocol] = folder
+    return hubs

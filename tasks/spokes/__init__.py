@@ -1,0 +1,1 @@
+"""Spoke sources the hub pulls from: PACS over DICOMweb or DIMSE, turned into spoke drops."""

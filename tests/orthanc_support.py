@@ -1,0 +1,155 @@
+"""A real Orthanc (Debian's `orthanc` + `orthanc-dicomweb`) as a spoke PACS for the tests.
+
+Started on free ports with its storage in a temp dir and authentication on, changed only
+through its own REST API, and stopped by PID. Debian's Orthanc 1.10 cannot bind to one address
+(HttpBindAddresses came later), so it is told to refuse every caller but loopback: HTTP remote
+access off, DICOM open only to the hub's AE title from 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+USER, PASSWORD = "hub", "spoke-secret"
+HUB_AET, ORTHANC_AET = "SPOKESYNC", "ORTHANC"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Orthanc:
+    """One running Orthanc: its ports, its REST session, and the process to stop."""
+
+    folder: Path
+    http_port: int = field(default_factory=free_port)
+    dicom_port: int = field(default_factory=free_port)
+    hub_storage_port: int = field(default_factory=free_port)  # where the hub takes C-MOVEs
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def dicomweb(self) -> str:
+        return f"{self.url}/dicom-web"
+
+    def start(self) -> Orthanc:
+        binary = shutil.which("Orthanc")
+        assert binary and PLUGIN.exists(), (
+            "Orthanc is needed: apt-get install orthanc orthanc-dicomweb (.ci/run does)"
+        )
+        storage = self.folder / "storage"
+        storage.mkdir(parents=True, exist_ok=True)
+        config = self.folder / "orthanc.json"
+        config.write_text(json.dumps(self._configuration(storage), indent=2))
+        log = (self.folder / "orthanc.log").open("ab")
+        self.process = subprocess.Popen(
+            [binary, str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+        )
+        self.session = requests.Session()
+        self.session.auth = (USER, PASSWORD)
+        self._wait_until_up()
+        return self
+
+    def _configuration(self, storage: Path) -> dict:
+        hub = {"AET": HUB_AET, "Host": "127.0.0.1", "Port": self.hub_storage_port}
+        hub |= {f"Allow{op}": True for op in ("Echo", "Find", "Get", "Move", "Store")}
+        return {
+            "Name": "spokesync-test-spoke",
+            "StorageDirectory": str(storage),
+            "IndexDirectory": str(storage),
+            "HttpPort": self.http_port,
+            "DicomPort": self.dicom_port,
+            "DicomAet": ORTHANC_AET,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": True,
+            "RegisteredUsers": {USER: PASSWORD},
+            "Plugins": [str(PLUGIN)],
+            "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
+            "DicomModalities": {"hub": hub},
+            "DicomCheckModalityHost": True,
+            "DicomAlwaysAllowEcho": False,
+            "DicomAlwaysAllowStore": False,
+            "DicomAlwaysAllowFind": False,
+            "DicomAlwaysAllowGet": False,
+            "DicomAlwaysAllowMove": False,
+            "StorageAccessOnFind": "Always",
+            "HttpServer": {"Threads": 8},
+            "HttpTimeout": 60,
+        }
+
+    def _wait_until_up(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Orthanc exited at start; see {self.folder / 'orthanc.log'}")
+            try:
+                if self.session.get(f"{self.url}/system", timeout=2).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"Orthanc did not answer within {seconds} s")
+
+    def stop(self) -> None:
+        """Stop by PID and wait for the process to exit before its folder is reused."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    # --- its REST API ---------------------------------------------------------------------
+
+    def rest(self, method: str, path: str, **kwargs):
+        response = self.session.request(method, f"{self.url}{path}", timeout=120, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def upload(self, files) -> int:
+        for path in files:
+            self.rest("POST", "/instances", data=Path(path).read_bytes())
+        return len(files)
+
+    def reset(self) -> None:
+        for patient in self.rest("GET", "/patients"):
+            self.rest("DELETE", f"/patients/{patient}")
+
+    def lookup(self, uid: str, level: str = "Study") -> str:
+        """Orthanc's own ID of the resource with this DICOM UID."""
+        found = [r for r in self.rest("POST", "/tools/lookup", data=uid) if r["Type"] == level]
+        assert len(found) == 1, (uid, found)
+        return found[0]["ID"]
+
+    def series_of(self, study_uid: str) -> list[dict]:
+        """The study's series (Orthanc's JSON), ordered by series number."""
+        series = self.rest("GET", f"/studies/{self.lookup(study_uid)}/series")
+        return sorted(series, key=lambda s: int(s["MainDicomTags"].get("SeriesNumber", 0)))
+
+    def files(self, out: Path) -> dict[str, Path]:
+        """Every instance Orthanc holds now, downloaded as stored: {SOP UID: file}."""
+        out.mkdir(parents=True, exist_ok=True)
+        held = {}
+        for instance in self.rest("GET", "/instances", params={"expand": ""}):
+            sop = instance["MainDicomTags"]["SOPInstanceUID"]
+            data = self.session.get(f"{self.url}/instances/{instance['ID']}/file", timeout=60)
+            data.raise_for_status()
+            (out / f"{sop}.dcm").write_bytes(data.content)
+            held[sop] = out / f"{sop}.dcm"
+        return held
