@@ -59,41 +59,6 @@ def init(
     )
 
 
-@spoke_app.command("add")
-def spoke_add(
-    spoke_id: str, drop: Annotated[Path, typer.Option("--drop")], config: ConfigOpt = None
-) -> None:
-    """Register SPOKE_ID with a drop folder as its source."""
-    try:
-        cfg.add_spoke(cfg.config_path(config), spoke_id, drop)
-    except SpokesyncError as exc:
-        _fail(exc)
-    console.print(f"spoke {spoke_id}: drop {Path(drop).absolute()}")
-
-
-@spoke_app.command("list")
-def spoke_list(config: ConfigOpt = None) -> None:
-    """The configured spokes and their sources."""
-    try:
-        views.print_spokes(console, cfg.load_config(config))
-    except SpokesyncError as exc:
-        _fail(exc)
-
-
-@manifest_app.command("build")
-def manifest_build(
-    dicom_dir: Path,
-    spoke: Annotated[str, typer.Option("--spoke")],
-    out: Annotated[Path, typer.Option("--out")],
-) -> None:
-    """Build a spoke drop from a folder tree of DICOM files (unreadable ones go to rejected.csv)."""
-    try:
-        result = views.build_with_progress(console, dicom_dir, spoke, out)
-    except SpokesyncError as exc:
-        _fail(exc)
-    views.print_build(console, result, out)
-
-
 @app.command()
 def reconcile(
     spoke: str,
@@ -250,8 +215,9 @@ def changes_export_iocm(
     console.print(f"{len(files)} rejection note(s) for {len(rows)} instance(s) written to {out}")
 
 
-from flows import cli_reports, cli_retrieve, cli_review  # noqa: E402
+from flows import cli_reports, cli_retrieve, cli_review, cli_spokes  # noqa: E402
 
+cli_spokes.register(spoke_app, manifest_app, console, _fail)
 cli_review.register(app, console, _fail)
 cli_reports.register(app)
 cli_retrieve.register(app)

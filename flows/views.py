@@ -12,10 +12,33 @@ from flows.config import Config
 
 
 def print_spokes(console: Console, config: Config) -> None:
-    table = Table("spoke", "source", "drop", title=f"spokes in {config.file}")
+    table = Table("spoke", "source", "where", title=f"spokes in {config.file}")
     for name, spoke in sorted(config.spokes.items()):
-        table.add_row(name, spoke.source, str(spoke.drop or ""))
+        table.add_row(name, spoke.source, spoke_source(spoke).partition(" ")[2])
     console.print(table)
+
+
+def spoke_source(spoke) -> str:
+    """One line on where a spoke's manifests come from (never its credentials)."""
+    if spoke.source == "drop":
+        return f"drop {spoke.drop or '(none: pass --drop)'}"
+    if spoke.source == "dicomweb":
+        return f"dicomweb {spoke.url}"
+    how = "C-GET" if spoke.retrieve == "get" else f"C-MOVE to port {spoke.storage_port}"
+    return f"dimse {spoke.called_aet}@{spoke.host}:{spoke.port} ({how}, as {spoke.calling_aet})"
+
+
+def print_pull(console: Console, spoke, result) -> None:
+    console.print(
+        f"drop {result.drop}: {result.instances} instances of {result.studies} studies from "
+        f"{spoke_source(spoke)} in {result.seconds:.1f} s; {result.fetched} object(s) fetched, "
+        f"{result.known} already held by the hub"
+    )
+    if result.unsupplied:
+        console.print(
+            f"the spoke did not return {', '.join(result.unsupplied)}: filled from the objects "
+            "and the catalog, so changes to them are not seen from this spoke"
+        )
 
 
 def build_with_progress(console: Console, dicom_dir: Path, spoke: str, out: Path):

@@ -153,3 +153,42 @@ class Orthanc:
             (out / f"{sop}.dcm").write_bytes(data.content)
             held[sop] = out / f"{sop}.dcm"
         return held
+
+
+class SlowPages:
+    """An HTTP proxy in front of Orthanc that stalls every QIDO-RS page after the first.
+
+    Started on 127.0.0.1 on a free port; `stop()` shuts it down. Only GET is forwarded.
+    """
+
+    def __init__(self, target: str, delay: float) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the http.server API)
+                query = parse_qs(urlsplit(self.path).query)
+                if int(query.get("offset", ["0"])[0]) > 0:
+                    time.sleep(delay)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = requests.get(target + self.path, headers=headers, timeout=60)
+                self.send_response(answer.status_code)
+                for key in ("Content-Type", "WWW-Authenticate"):
+                    if key in answer.headers:
+                        self.send_header(key, answer.headers[key])
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,71 @@
+"""A spoke PACS that cannot be reached, refuses the hub, or stalls: SpokeUnavailable with the
+cause, and the catalog exactly as it was."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from catalog.errors import SpokeUnavailable
+from flows.config import load_config, set_spoke
+from tasks.reconcile import run_spoke
+from tests.integration.test_safety import export
+from tests.orthanc_support import SlowPages, free_port
+from tests.pacs_support import spoke_body
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def web_hub(pacs_templates, orthanc, tmp_path):
+    """A copy of the hub that archived north over DICOMweb; returns a re-pointing function."""
+    folder = tmp_path / "hub"
+    shutil.copytree(pacs_templates["dicomweb"], folder)
+
+    def pointed(protocol: str = "dicomweb", **overrides):
+        set_spoke(folder / "spokesync.toml", "north", spoke_body(orthanc, protocol, **overrides))
+        return load_config(folder / "spokesync.toml")
+
+    return pointed
+
+
+def refused(config, match: str) -> SpokeUnavailable:
+    before = export(config)
+    with pytest.raises(SpokeUnavailable, match=match) as caught:
+        run_spoke(config, "north")
+    assert export(config) == before
+    return caught.value
+
+
+def test_an_unreachable_dicomweb_spoke_names_its_url(web_hub):
+    url = f"http://127.0.0.1:{free_port()}/dicom-web"
+    error = refused(web_hub(url=url), "cannot reach")
+    assert url in str(error) and "connection refused" in str(error) and error.retryable
+
+
+def test_an_unreachable_dimse_spoke_names_its_node(web_hub):
+    port = free_port()
+    error = refused(web_hub("dimse", port=port, timeout_seconds=3), "association")
+    assert f"ORTHANC@127.0.0.1:{port}" in str(error)
+
+
+def test_a_wrong_password_is_refused_with_the_http_status(web_hub, monkeypatch):
+    monkeypatch.setenv("NORTH_PACS_PASSWORD", "not-the-password")
+    error = refused(web_hub(), "HTTP 401")
+    assert "credentials" in str(error) and not error.retryable
+    assert "not-the-password" not in str(error)
+
+
+def test_an_unknown_calling_ae_title_is_rejected_by_the_pacs(web_hub):
+    refused(web_hub("dimse", calling_aet="INTRUDER"), "rejected")
+
+
+def test_a_qido_page_that_times_out_stops_the_run(web_hub, orthanc_north):
+    proxy = SlowPages(orthanc_north.url, delay=4)
+    try:
+        config = web_hub(url=f"{proxy.url}/dicom-web", page_size=10, timeout_seconds=1)
+        error = refused(config, "did not answer within 1 s")
+    finally:
+        proxy.stop()
+    assert "offset 10" in str(error)

@@ -1,0 +1,78 @@
+"""`spokesync manifest pull` and the other ways to point a hub at a PACS, against Orthanc."""
+
+from __future__ import annotations
+
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.config import init_config, load_config
+from tasks.manifest_build import build_drop
+from tasks.manifests import read_drop
+from tasks.reconcile import run_spoke
+from tests.orthanc_support import HUB_AET, ORTHANC_AET
+from tests.pacs_support import PACS_INSTANCES, PACS_STUDIES, pacs_hub
+
+pytestmark = pytest.mark.integration
+IDENTITY = ("sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id",
+            "fingerprint", "sop_class_uid", "instance_number", "series_number")  # fmt: skip
+
+
+def identities(drop) -> set[tuple]:
+    rows = pq.read_table(drop / "manifest.parquet").to_pylist()
+    return {tuple(r[c] for c in IDENTITY) for r in rows}
+
+
+@pytest.mark.parametrize("how", ["--dicomweb", "--dimse"])
+def test_manifest_pull_writes_the_drop_the_objects_themselves_make(
+    orthanc_north, sample_sources, tmp_path, how
+):
+    for study in PACS_STUDIES:
+        shutil.copytree(sample_sources["north"] / study, tmp_path / "files" / study)
+    build_drop(tmp_path / "files", "north", tmp_path / "built")
+    file = init_config(tmp_path / "hub")
+    where = orthanc_north.dicomweb if how == "--dicomweb" else (
+        f"{ORTHANC_AET}@127.0.0.1:{orthanc_north.dicom_port}")  # fmt: skip
+    options = ["--username-env", "NORTH_PACS_USER", "--password-env", "NORTH_PACS_PASSWORD"]
+    options = options if how == "--dicomweb" else ["--calling-aet", HUB_AET]
+    runner = CliRunner()
+    added = runner.invoke(app, ["spoke", "add", "north", how, where, *options, "--config", file])
+    assert added.exit_code == 0, added.output
+    out = tmp_path / "pulled"
+
+    pulled = runner.invoke(
+        app, ["manifest", "pull", "north", "--out", str(out), "--all-objects", "--config", file]
+    )
+
+    assert pulled.exit_code == 0, pulled.output
+    assert f"{PACS_INSTANCES} instances of 3 studies" in pulled.output
+    assert f"{PACS_INSTANCES} object(s) fetched" in pulled.output
+    assert len(read_drop(out, "north").manifest) == PACS_INSTANCES
+    assert identities(out) == identities(tmp_path / "built")
+    again = runner.invoke(app, ["manifest", "pull", "north", "--out", str(out), "--config", file])
+    assert again.exit_code == 2 and "not empty" in again.output
+
+
+def test_c_move_to_the_hubs_own_storage_scp_archives_and_then_fetches_nothing(
+    orthanc_north, tmp_path
+):
+    config = pacs_hub(tmp_path / "hub", orthanc_north, "dimse", retrieve="move")
+
+    first = run_spoke(config, "north")
+    second = run_spoke(config, "north")
+
+    assert (first["fetched"], first["new_instances"]) == (PACS_INSTANCES, PACS_INSTANCES)
+    assert (second["fetched"], second["cc_records"]) == (0, 0)
+
+
+def test_a_spoke_in_the_configuration_never_holds_its_password(orthanc, tmp_path):
+    file = init_config(tmp_path / "hub")
+    file.write_text(
+        file.read_text() + f'\n[spokes.north]\nsource = "dicomweb"\nurl = "{orthanc.dicomweb}"\n'
+        'password = "s3cret"\n'
+    )
+    with pytest.raises(Exception, match="password must not be written in the configuration"):
+        load_config(file)
