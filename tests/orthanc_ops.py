@@ -7,6 +7,7 @@ them, read from Orthanc's own answers (Orthanc mints the new UIDs).
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import numpy as np
 import pydicom
@@ -81,8 +82,8 @@ def modify_patient_name(orthanc: Orthanc) -> Expected:
     return "ATTRIBUTES", (source,), (target,)
 
 
-def delete_instance(orthanc: Orthanc) -> Expected:
-    study = next(iter(studies_by_patient(orthanc).values()))[0]
+def delete_instance(orthanc: Orthanc, study: str | None = None) -> Expected:
+    study = study or next(iter(studies_by_patient(orthanc).values()))[0]
     series = orthanc.series_of(study)[0]
     orthanc.rest("DELETE", f"/instances/{sorted(series['Instances'])[0]}")
     return "DELETE", (study,), ()
@@ -108,10 +109,24 @@ def store_secondary_capture(orthanc: Orthanc) -> Expected:
     study = list(studies_by_patient(orthanc).values())[-1][0]
     header = _dataset(orthanc, orthanc.series_of(study)[0]["Instances"][0])
     row = manifest_row(header, object_uri=None, object_size=None, fingerprint=None)
-    pixels = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
-    sc = secondary_capture(row, generate_uid(), generate_uid(), 91, 1, pixels)
-    _store(orthanc, sc, like=header)
+    _store(orthanc, _secondary_capture(row), like=header)
     return "NEW_OBJECTS", (), (study,)
+
+
+def store_new_study(orthanc: Orthanc, on: date) -> str:
+    """A secondary capture in a new study of an existing patient, dated `on`; its study UID."""
+    study = list(studies_by_patient(orthanc).values())[0][0]
+    header = _dataset(orthanc, orthanc.series_of(study)[0]["Instances"][0])
+    row = manifest_row(header, object_uri=None, object_size=None, fingerprint=None)
+    row |= {"study_instance_uid": generate_uid(), "study_date": f"{on:%Y%m%d}",
+            "accession_number": "NEW0001", "study_id": "NEW1"}  # fmt: skip
+    _store(orthanc, _secondary_capture(row))
+    return row["study_instance_uid"]
+
+
+def _secondary_capture(row: dict):
+    pixels = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
+    return secondary_capture(row, generate_uid(), generate_uid(), 91, 1, pixels)
 
 
 OPERATIONS = {
@@ -138,9 +153,9 @@ def _dataset(orthanc: Orthanc, instance_id: str):
     return pydicom.dcmread(io.BytesIO(data.content))
 
 
-def _store(orthanc: Orthanc, ds, *, like) -> None:
-    """Store a new object with every patient and study attribute of an object of its study."""
-    for keyword in STUDY_KEYWORDS:
+def _store(orthanc: Orthanc, ds, *, like=None) -> None:
+    """Store a new object, with every patient and study attribute of `like` when given."""
+    for keyword in STUDY_KEYWORDS if like is not None else ():
         if keyword in like:
             setattr(ds, keyword, like[keyword].value)
     buffer = io.BytesIO()

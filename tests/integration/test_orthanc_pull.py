@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
@@ -13,8 +14,10 @@ from flows.config import init_config, load_config
 from tasks.manifest_build import build_drop
 from tasks.manifests import read_drop
 from tasks.reconcile import run_spoke
+from tests.detection_support import records_of_run
+from tests.orthanc_ops import delete_instance, store_new_study, studies_by_patient
 from tests.orthanc_support import HUB_AET, ORTHANC_AET
-from tests.pacs_support import PACS_INSTANCES, PACS_STUDIES, pacs_hub
+from tests.pacs_support import PACS_INSTANCES, PACS_STUDIES, PROTOCOLS, pacs_hub
 
 pytestmark = pytest.mark.integration
 IDENTITY = ("sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id",
@@ -76,3 +79,19 @@ def test_a_spoke_in_the_configuration_never_holds_its_password(orthanc, tmp_path
     )
     with pytest.raises(Exception, match="password must not be written in the configuration"):
         load_config(file)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_since_attribute_narrows_a_night_to_recent_studies_and_deletes_nothing_unlisted(
+    orthanc_north, tmp_path, protocol
+):
+    config = pacs_hub(tmp_path / "hub", orthanc_north, protocol, since_attribute="StudyDate")
+    assert run_spoke(config, "north")["manifest_rows"] == PACS_INSTANCES  # no run yet: all
+    old = next(iter(studies_by_patient(orthanc_north).values()))[0]
+    today = store_new_study(orthanc_north, date.today())
+    delete_instance(orthanc_north, old)  # tonight's query does not list the old study
+
+    night = run_spoke(config, "north")
+
+    assert night["manifest_rows"] == 1 and night["fetched"] == 1
+    assert records_of_run(config, night["run_id"]) == [("NEW_OBJECTS", "applied", (), (today,), ())]
