@@ -15,8 +15,9 @@ setup: .venv/.synced
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
+ORTHANC ?=
 demo: setup
-	$(RUN) spokesync demo --data-dir var/demo
+	$(RUN) spokesync demo --data-dir var/demo $(if $(ORTHANC),--orthanc $(ORTHANC))
 
 test: setup
 	$(RUN) pytest

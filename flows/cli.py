@@ -112,12 +112,22 @@ def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
 
 
 @app.command()
-def demo(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("var/demo")) -> None:
+def demo(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("var/demo"),
+    orthanc: Annotated[
+        str | None,
+        typer.Option("--orthanc", help="DICOMweb URL of a running PACS: adds spoke east from it"),
+    ] = None,
+) -> None:
     """Build the sample spokes north and south from real DICOM objects and run the nightly flow."""
     from flows.demo import run_demo
 
     os.environ.setdefault(cfg.CONFIG_ENV, str((data_dir / cfg.CONFIG_NAME).absolute()))
-    if not run_demo(console, data_dir):
+    try:
+        ok = run_demo(console, data_dir, orthanc)
+    except SpokesyncError as exc:
+        _fail(exc)
+    if not ok:
         raise typer.Exit(1)
 
 

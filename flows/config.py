@@ -219,6 +219,12 @@ def set_spoke(file: Path, spoke_id: str, body: dict) -> None:
     write_document(file, document)
 
 
+def remove_spoke(file: Path, spoke_id: str) -> None:
+    document = read_document(file)
+    document.get("spokes", {}).pop(spoke_id, None)
+    write_document(file, document)
+
+
 def _problems(exc: ValidationError) -> str:
     """Pydantic's errors as one line: field, then what is wrong with it."""
     return "; ".join(

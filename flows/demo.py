@@ -51,6 +51,10 @@ def second_night(console: Console, data_dir: Path, file: Path) -> None:
     config = cfg.load_config(file)
     copies = north_copies(data_dir / "drops" / "north")
     for spoke, source in sorted(config.spokes.items()):
+        if source.source != "drop":
+            console.print(f"{spoke}: pulled from {source.url}; change its studies there and run "
+                          "the demo again to see the hub record the changes")  # fmt: skip
+            continue
         drop, expected = second_act_drop(spoke, source.drop, data_dir, copies)
         console.print(
             f"{spoke}: the simulator changed the spoke ({expected} change(s)); new drop {drop}"
@@ -58,15 +62,21 @@ def second_night(console: Console, data_dir: Path, file: Path) -> None:
         cfg.add_spoke(file, spoke, drop)
 
 
-def run_demo(console: Console, data_dir: Path) -> bool:
-    """The whole demo; False if a spoke failed."""
+def run_demo(console: Console, data_dir: Path, pacs_url: str | None = None) -> bool:
+    """The whole demo; False if a spoke failed. `pacs_url` adds spoke east from a DICOMweb PACS."""
+    from flows.demo_orthanc import attach_pacs
+
     data_dir = Path(data_dir).absolute()
     if (data_dir / DONE).exists():
         console.rule("the demo ran before: one more nightly run over the same drops")
         file = data_dir / cfg.CONFIG_NAME
+        if pacs_url:
+            attach_pacs(console, data_dir, file, pacs_url)
         ok = views.run_nightly(console, file, wait=True)
     else:
         file = prepare_spokes(console, data_dir)
+        if pacs_url:
+            attach_pacs(console, data_dir, file, pacs_url)
         console.rule("night 1: first archive of the sample spokes")
         ok = views.run_nightly(console, file, wait=True)
         console.rule("night 2: the spokes changed their studies")

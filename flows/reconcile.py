@@ -53,6 +53,13 @@ def reconcile_spoke(
         state.new_instances,
         len(state.batch_paths),
     )
+    if state.unsupplied:
+        logger.warning(
+            "spoke %s does not return %s: filled from the objects and the catalog, so changes "
+            "to them are not seen from this spoke",
+            spoke,
+            ", ".join(state.unsupplied),
+        )
     if dry_run:
         return summary(state, status="dry_run")
     batches = archive_batches(config.volumes, state)

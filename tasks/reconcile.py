@@ -64,6 +64,7 @@ class RunState:
     batch_paths: list[Path] = field(default_factory=list)
     pulled: bool = False  # a PACS spoke: the drop is pulled into the work folder by this run
     fetched: int = 0  # objects downloaded from the PACS (a quiet night fetches none)
+    unsupplied: tuple[str, ...] = ()  # manifest columns the PACS did not return
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -103,7 +104,8 @@ def new_run(config: Config, spoke: str, drop: Path | None = None) -> RunState:
 def pull_and_stage(config: Config, state: RunState, *, wait: bool | float = True) -> RunState:
     """A PACS spoke is listed and its new objects fetched first; then the drop is staged."""
     if state.pulled:
-        state.fetched = pull_spoke(config, state.spoke, state.drop, wait=wait).fetched
+        pulled = pull_spoke(config, state.spoke, state.drop, wait=wait)
+        state.fetched, state.unsupplied = pulled.fetched, pulled.unsupplied
     return stage_manifest(state)
 
 

@@ -19,7 +19,9 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
-SAMPLE_SPOKES = ("north", "south")
+SAMPLE_SPOKES = ("north", "south")  # the demo's drop spokes
+PACS_SAMPLE = "east"  # the demo's optional spoke, stored into a local Orthanc (--orthanc)
+_ALL_SAMPLES = (*SAMPLE_SPOKES, PACS_SAMPLE)
 # UI attributes that name a class or a scheme, not an instance: never remapped.
 _CLASS_UIDS = {"SOPClassUID", "ReferencedSOPClassUID", "CodingSchemeUID", "InstanceCreatorUID"}
 
@@ -52,6 +54,10 @@ PATIENTS = {
         Patient("S-2003", "FAKE^FRIDA", "19810505", "F"),
         Patient("S-2004", "FAKE^GUS", "19930606", "M"),
     ),
+    "east": (
+        Patient("E-3001", "FAKE^HANNA", "19550707", "F"),
+        Patient("E-3002", "FAKE^IGOR", "19680808", "M"),
+    ),
 }
 STUDIES = {
     "north": (
@@ -67,6 +73,10 @@ STUDIES = {
         StudyPlan(2, "CT", (10, 10, 10), ("SR",)),
         StudyPlan(3, "MR", (10, 10, 10, 10)),
         StudyPlan(0, "CT", (8,), ("RTSTRUCT", "RTPLAN")),
+    ),
+    "east": (
+        StudyPlan(0, "CT", (6, 6), ("SR",)),
+        StudyPlan(1, "MR", (8,)),
     ),
 }
 SOURCE_FILES = {
@@ -94,8 +104,8 @@ _CONTENT_DATES = {
 
 def write_sample_spoke(spoke: str, out_dir: Path) -> int:
     """Write a spoke's sample objects as `<study>/<series>/<n>.dcm` under `out_dir`; count them."""
-    if spoke not in SAMPLE_SPOKES:
-        raise ValueError(f"unknown sample spoke {spoke!r}; choose one of {SAMPLE_SPOKES}")
+    if spoke not in _ALL_SAMPLES:
+        raise ValueError(f"unknown sample spoke {spoke!r}; choose one of {_ALL_SAMPLES}")
     written = 0
     for index, plan in enumerate(STUDIES[spoke]):
         study = _Study(spoke, index, plan)
@@ -121,7 +131,7 @@ class _Study:
         self.patient = PATIENTS[spoke][plan.patient]
         self.seed = f"spokesync-sample|{spoke}|study-{index}"
         self.accession = f"{spoke[0].upper()}{index + 1:04d}"
-        self.date = f"2025{index + 3:02d}{SAMPLE_SPOKES.index(spoke) * 10 + index + 5:02d}"
+        self.date = f"2025{index + 3:02d}{_ALL_SAMPLES.index(spoke) * 10 + index + 5:02d}"
         self.frame_of_reference = derived_uid(self.seed + "|frame-of-reference")
         self.images: list[Dataset] = []
 
@@ -156,7 +166,7 @@ class _Study:
         dtype = "<i2" if ds.PixelRepresentation else "<u2"
         image = np.frombuffer(ds.PixelData, dtype=dtype).reshape(ds.Rows, ds.Columns)
         image = np.roll(image, (number * 3, series_number * 5), axis=(0, 1)).copy()
-        stamp = (SAMPLE_SPOKES.index(self.spoke) + 1, self.index + 1, series_number, number)
+        stamp = (_ALL_SAMPLES.index(self.spoke) + 1, self.index + 1, series_number, number)
         image.flat[:4] = stamp  # guarantees distinct pixel bytes, hence distinct px1 fingerprints
         return image.tobytes()
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.config import init_config, load_config
+from flows.demo_orthanc import attach_pacs
 from tasks.manifest_build import build_drop
 from tasks.manifests import read_drop
 from tasks.reconcile import run_spoke
 from tests.detection_support import records_of_run
 from tests.orthanc_ops import delete_instance, store_new_study, studies_by_patient
-from tests.orthanc_support import HUB_AET, ORTHANC_AET
+from tests.orthanc_support import HUB_AET, ORTHANC_AET, PASSWORD, USER
 from tests.pacs_support import PACS_INSTANCES, PACS_STUDIES, PROTOCOLS, pacs_hub
 
 pytestmark = pytest.mark.integration
@@ -95,3 +98,20 @@ def test_since_attribute_narrows_a_night_to_recent_studies_and_deletes_nothing_u
 
     assert night["manifest_rows"] == 1 and night["fetched"] == 1
     assert records_of_run(config, night["run_id"]) == [("NEW_OBJECTS", "applied", (), (today,), ())]
+
+
+def test_the_demo_stores_east_into_a_running_pacs_once_and_pulls_it(orthanc, tmp_path, monkeypatch):
+    orthanc.reset()
+    monkeypatch.setenv("ORTHANC_USER", USER)
+    monkeypatch.setenv("ORTHANC_PASSWORD", PASSWORD)
+    file = init_config(tmp_path / "demo")
+    console = Console(file=io.StringIO())
+
+    attach_pacs(console, tmp_path / "demo", file, orthanc.dicomweb)
+    attach_pacs(console, tmp_path / "demo", file, orthanc.dicomweb)  # a second demo run
+
+    east = load_config(file).spokes["east"]
+    assert (east.source, east.username_env, east.password_env) == ("dicomweb", "ORTHANC_USER",
+                                                                   "ORTHANC_PASSWORD")  # fmt: skip
+    assert len(orthanc.rest("GET", "/instances")) == 21
+    assert run_spoke(load_config(file), "east")["fetched"] == 21
