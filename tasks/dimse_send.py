@@ -99,12 +99,18 @@ def _tune_for_throughput(assoc: Association) -> None:
     about 40 ms; the shorter reactor delay doubles the rate for objects of tens of kB. These
     reach into pynetdicom internals (no public option), so a missing attribute is ignored.
     """
+    send_at_once(assoc)
+    _leave_responses_to_the_sender(assoc)
+
+
+def send_at_once(assoc: Association) -> None:
+    """TCP_NODELAY and a shorter reactor delay, so each small PDU (a C-STORE response, a
+    C-FIND request) leaves at once instead of waiting out the peer's delayed ACK."""
     sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if hasattr(assoc.dul, "_run_loop_delay"):
         assoc.dul._run_loop_delay = REACTOR_DELAY
-    _leave_responses_to_the_sender(assoc)
 
 
 def _leave_responses_to_the_sender(assoc: Association) -> None:

@@ -9,6 +9,7 @@ access off, DICOM open only to the hub's AE title from 127.0.0.1.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -58,7 +59,11 @@ class Orthanc:
         config.write_text(json.dumps(self._configuration(storage), indent=2))
         log = (self.folder / "orthanc.log").open("ab")
         self.process = subprocess.Popen(
-            [binary, str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+            [binary, str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.folder,
+            env=os.environ | {"TCP_NODELAY": "1"},  # DCMTK leaves Nagle on unless asked
         )
         self.session = requests.Session()
         self.session.auth = (USER, PASSWORD)
@@ -155,21 +160,27 @@ class Orthanc:
         return held
 
 
-class SlowPages:
-    """An HTTP proxy in front of Orthanc that stalls every QIDO-RS page after the first.
+class Proxy:
+    """An HTTP proxy in front of Orthanc that counts WADO-RS object requests and can stall
+    every QIDO-RS page after the first (`delay`). Started on 127.0.0.1 on a free port; only GET
+    is forwarded; `stop()` shuts it down."""
 
-    Started on 127.0.0.1 on a free port; `stop()` shuts it down. Only GET is forwarded.
-    """
-
-    def __init__(self, target: str, delay: float) -> None:
+    def __init__(self, target: str, delay: float = 0) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlsplit
 
+        proxy = self
+        self.wado_requests = self.qido_requests = 0
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (the http.server API)
-                query = parse_qs(urlsplit(self.path).query)
-                if int(query.get("offset", ["0"])[0]) > 0:
+                url = urlsplit(self.path)
+                if "/series/" in url.path and "/instances/" in url.path:
+                    proxy.wado_requests += 1
+                else:
+                    proxy.qido_requests += 1
+                if int(parse_qs(url.query).get("offset", ["0"])[0]) > 0:
                     time.sleep(delay)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 answer = requests.get(target + self.path, headers=headers, timeout=60)

@@ -19,9 +19,11 @@ from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
 
 from catalog.errors import SpokeUnavailable
+from tasks.spokes.dicom_json import listing_of_json
 from tasks.spokes.multipart import MultipartInvalid, split_related
 from tasks.spokes.source import (
     TRACKED_KEYWORDS,
+    Listing,
     ObjectRef,
     StudyRef,
     as_int,
@@ -49,12 +51,12 @@ class DicomwebSource:
         self.where = url.rstrip("/")
         self.auth, self.timeout, self.page_size, self.workers = auth, timeout, page_size, workers
         self.since_attribute = since_attribute
-        self.wado_requests = 0  # objects asked for: a quiet night asks for none
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        self._local = threading.local()  # one HTTP session per fetching thread
+        self._sessions: list[requests.Session] = []
         self.client = DICOMwebClient(self.where, session=self._session(), timeout=timeout)
+        # One quick retry of a blip inside the client; the pull task's retries back off longer.
         self.client.set_http_retry_params(
-            retry=True, max_attempts=3, wait_exponential_multiplier=500
+            retry=True, max_attempts=2, wait_exponential_multiplier=500
         )
 
     def _session(self) -> requests.Session:
@@ -62,6 +64,7 @@ class DicomwebSource:
         if session is None:
             session = self._local.session = requests.Session()
             session.auth = self.auth
+            self._sessions.append(session)
         return session
 
     def studies(self, since: date | None) -> Iterator[StudyRef]:
@@ -85,8 +88,8 @@ class DicomwebSource:
                     str(ds.StudyInstanceUID), as_int(ds.get("NumberOfStudyRelatedInstances"))
                 )
 
-    def instances(self, study: StudyRef) -> list[Dataset]:
-        listing: list[Dataset] = []
+    def instances(self, study: StudyRef) -> Listing:
+        items: list[dict] = []
         for page in self._pages(
             f"instances of study {study.study_instance_uid}",
             lambda limit, offset: self.client.search_for_instances(
@@ -96,8 +99,8 @@ class DicomwebSource:
                 offset=offset,
             ),
         ):
-            listing.extend(Dataset.from_json(item) for item in page)
-        return listing
+            items.extend(page)
+        return listing_of_json(items)
 
     def _pages(self, what: str, query: Callable[[int, int], list[dict]]) -> Iterator[list[dict]]:
         """limit/offset paging until a short page; any failure names the page and its cause."""
@@ -114,12 +117,11 @@ class DicomwebSource:
             yield from pool.map(lambda ref: self._fetch_one(ref, objects), refs)
 
     def _fetch_one(self, ref: ObjectRef, objects: Path) -> tuple[str, Path]:
+        path = object_path(objects, ref.sop_instance_uid, self.where)
         url = (
             f"{self.where}/studies/{ref.study_instance_uid}/series/{ref.series_instance_uid}"
             f"/instances/{ref.sop_instance_uid}"
         )
-        with self._lock:
-            self.wado_requests += 1
         response = self._call(f"WADO-RS {url}", self._get, url)
         try:
             parts = split_related(response.content, response.headers.get("Content-Type", ""))
@@ -129,7 +131,6 @@ class DicomwebSource:
             raise SpokeUnavailable(
                 f"{url}: expected one object, the WADO-RS answer holds {len(parts)}"
             )
-        path = object_path(objects, ref.sop_instance_uid, self.where)
         path.write_bytes(parts[0])
         return ref.sop_instance_uid, path
 
@@ -158,7 +159,8 @@ class DicomwebSource:
             ) from None
 
     def close(self) -> None:
-        self._session().close()
+        for session in self._sessions:
+            session.close()
 
 
 def http_failure(what: str, response: requests.Response | None) -> str:

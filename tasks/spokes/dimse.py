@@ -26,8 +26,17 @@ from pynetdicom.sop_class import (
 )
 
 from catalog.errors import SpokeUnavailable
+from tasks.dimse_send import send_at_once
 from tasks.spokes.dimse_store import ReceivedObjects, storage_contexts
-from tasks.spokes.source import TRACKED_KEYWORDS, ObjectRef, StudyRef, as_int, since_value
+from tasks.spokes.source import (
+    TRACKED_KEYWORDS,
+    Listing,
+    ObjectRef,
+    StudyRef,
+    as_int,
+    listing_of,
+    since_value,
+)
 
 PENDING = (0xFF00, 0xFF01)
 GET_DONE = (0x0000, 0xB000)  # success, or warning: some sub-operations failed (counted later)
@@ -81,6 +90,7 @@ class DimseSource:
                 "check host, port and AE titles, and that the PACS allows this hub. "
                 "Nothing was changed"
             )
+        send_at_once(assoc)
         return assoc
 
     @contextmanager
@@ -123,13 +133,13 @@ class DimseSource:
                 str(ds.StudyInstanceUID), as_int(ds.get("NumberOfStudyRelatedInstances"))
             )
 
-    def instances(self, study: StudyRef) -> list[Dataset]:
+    def instances(self, study: StudyRef) -> Listing:
         query = Dataset()
         query.QueryRetrieveLevel = "IMAGE"
         for keyword in TRACKED_KEYWORDS:
             setattr(query, keyword, "")
         query.StudyInstanceUID = study.study_instance_uid
-        return self._find(query, f"images of study {study.study_instance_uid}")
+        return listing_of(self._find(query, f"images of study {study.study_instance_uid}"))
 
     def fetch(self, refs: Iterable[ObjectRef], objects: Path) -> Iterator[tuple[str, Path]]:
         refs = sorted(refs, key=lambda r: (r.study_instance_uid, r.series_instance_uid))
@@ -160,7 +170,10 @@ class DimseSource:
         server = scp.start_server(
             (self.storage_bind, self.storage_port),
             block=False,
-            evt_handlers=[(evt.EVT_C_STORE, received.on_store)],
+            evt_handlers=[
+                (evt.EVT_C_STORE, received.on_store),
+                (evt.EVT_ESTABLISHED, lambda event: send_at_once(event.assoc)),
+            ],
         )
         try:
             ae = self._ae()

@@ -21,25 +21,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydicom.dataset import Dataset
 
 from catalog.errors import SpokeUnavailable
-from tasks.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, manifest_row
+from tasks.dicom_headers import manifest_row
 from tasks.fingerprints import read_with_fingerprint
-from tasks.manifest_schema import (
-    FINGERPRINT_VERSION,
-    MANIFEST_FORMAT,
-    MANIFEST_SCHEMA,
-    REQUIRED_COLUMNS,
-)
-from tasks.spokes.source import ObjectRef, SpokeSource, StudyRef
+from tasks.manifest_schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+from tasks.spokes.source import LISTED_COLUMNS, Listing, ObjectRef, SpokeSource, StudyRef
 
 Known = Callable[[list[str]], dict[str, dict]]  # SOP UIDs -> catalog fingerprint and values
-# manifest column -> DICOM keyword, for the attributes a listing may leave out
-LISTED_COLUMNS = {
-    **{c: k for c, k in TEXT_COLUMNS.items() if c not in REQUIRED_COLUMNS},
-    **INT_COLUMNS,
-}
 FETCH_CHUNK = 500  # objects asked of the source at a time
 
 
@@ -99,14 +88,14 @@ def list_rows(source: SpokeSource, since: date | None) -> tuple[int, list[dict],
         if study.study_instance_uid in seen:  # a study met on two pages of the study query
             continue
         seen.add(study.study_instance_uid)
-        for ds in complete_listing(source, study):
-            supplied.update(c for c, keyword in LISTED_COLUMNS.items() if keyword in ds)
-            rows.append(_row(ds))
+        listing = complete_listing(source, study)
+        supplied |= listing.supplied
+        rows.extend(listing.rows)
     unsupplied = tuple(c for c in LISTED_COLUMNS if c not in supplied) if rows else ()
     return len(seen), rows, unsupplied
 
 
-def complete_listing(source: SpokeSource, study: StudyRef) -> list[Dataset]:
+def complete_listing(source: SpokeSource, study: StudyRef) -> Listing:
     """A study's instances; listed again once if the count disagrees with the study query.
 
     The scope rule (DESIGN §2) makes every listed study complete: an instance missing from a
@@ -114,7 +103,7 @@ def complete_listing(source: SpokeSource, study: StudyRef) -> list[Dataset]:
     """
     for _attempt in range(2):
         listing = source.instances(study)
-        uids = {ds.get("SOPInstanceUID") for ds in listing}
+        uids = {row["sop_instance_uid"] for row in listing.rows}
         if study.instances is None or len(uids) == study.instances:
             return _unique(listing)
     raise SpokeUnavailable(
@@ -124,16 +113,12 @@ def complete_listing(source: SpokeSource, study: StudyRef) -> list[Dataset]:
     )
 
 
-def _unique(listing: list[Dataset]) -> list[Dataset]:
+def _unique(listing: Listing) -> Listing:
     """Drop an instance listed twice (offset paging over a changing study can repeat one)."""
-    first: dict[str, Dataset] = {}
-    for ds in listing:
-        first.setdefault(str(ds.get("SOPInstanceUID")), ds)
-    return list(first.values())
-
-
-def _row(ds: Dataset) -> dict:
-    return manifest_row(ds, object_uri=None, object_size=None, fingerprint=None)
+    first: dict[str, dict] = {}
+    for row in listing.rows:
+        first.setdefault(row["sop_instance_uid"], row)
+    return Listing(list(first.values()), listing.supplied)
 
 
 def fetch_rows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -18,11 +18,17 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from catalog.errors import ConfigInvalid, SpokeUnavailable
-from tasks.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
+from tasks.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, manifest_row
 from tasks.manifest_rules import MAX_UID_LENGTH, UID_FIX, UID_PATTERN
+from tasks.manifest_schema import REQUIRED_COLUMNS
 
 # Every manifest attribute a source must return for each instance (DESIGN §2).
 TRACKED_KEYWORDS = tuple(TEXT_COLUMNS.values()) + tuple(INT_COLUMNS.values())
+# manifest column -> DICOM keyword, for the attributes a listing may leave out
+LISTED_COLUMNS = {
+    **{c: k for c, k in TEXT_COLUMNS.items() if c not in REQUIRED_COLUMNS},
+    **INT_COLUMNS,
+}
 _UID = re.compile(UID_PATTERN)
 
 
@@ -44,6 +50,28 @@ class ObjectRef:
     sop_class_uid: str | None = None
 
 
+@dataclass
+class Listing:
+    """One study as the PACS lists it: a manifest row per instance (no fingerprint or
+    object_uri yet), and the LISTED_COLUMNS the PACS returned for at least one of them."""
+
+    rows: list[dict] = field(default_factory=list)
+    supplied: set[str] = field(default_factory=set)
+
+    def add(self, row: dict, present: Iterable[str]) -> None:
+        self.rows.append(row)
+        self.supplied.update(present)
+
+
+def listing_of(datasets: Iterable[Dataset]) -> Listing:
+    """The Listing of header datasets (C-FIND identifiers, or objects read from files)."""
+    listing = Listing()
+    for ds in datasets:
+        row = manifest_row(ds, object_uri=None, object_size=None, fingerprint=None)
+        listing.add(row, (c for c, keyword in LISTED_COLUMNS.items() if keyword in ds))
+    return listing
+
+
 class SpokeSource(Protocol):
     """A PACS the hub pulls from. Every method raises SpokeUnavailable when the PACS fails."""
 
@@ -53,8 +81,8 @@ class SpokeSource(Protocol):
         """The studies the PACS holds (changed since `since`, where it can tell)."""
         ...
 
-    def instances(self, study: StudyRef) -> list[Dataset]:
-        """Every instance of one study, each with the TRACKED_KEYWORDS the PACS knows."""
+    def instances(self, study: StudyRef) -> Listing:
+        """Every instance of one study, with the TRACKED_KEYWORDS the PACS knows."""
         ...
 
     def fetch(self, refs: Iterable[ObjectRef], objects: Path) -> Iterator[tuple[str, Path]]:

@@ -11,7 +11,7 @@ from catalog.errors import SpokeUnavailable
 from flows.config import load_config, set_spoke
 from tasks.reconcile import run_spoke
 from tests.integration.test_safety import export
-from tests.orthanc_support import SlowPages, free_port
+from tests.orthanc_support import Proxy, free_port
 from tests.pacs_support import spoke_body
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,7 @@ def test_an_unknown_calling_ae_title_is_rejected_by_the_pacs(web_hub):
 
 
 def test_a_qido_page_that_times_out_stops_the_run(web_hub, orthanc_north):
-    proxy = SlowPages(orthanc_north.url, delay=4)
+    proxy = Proxy(orthanc_north.url, delay=4)
     try:
         config = web_hub(url=f"{proxy.url}/dicom-web", page_size=10, timeout_seconds=1)
         error = refused(config, "did not answer within 1 s")

@@ -20,7 +20,7 @@ from tasks.reconcile import run_spoke
 from tests.detection_support import records_of_run
 from tests.orthanc_ops import delete_instance, store_new_study, studies_by_patient
 from tests.orthanc_support import HUB_AET, ORTHANC_AET, PASSWORD, USER
-from tests.pacs_support import PACS_INSTANCES, PACS_STUDIES, PROTOCOLS, pacs_hub
+from tests.pacs_support import PACS_INSTANCES, PROTOCOLS, pacs_files, pacs_hub
 
 pytestmark = pytest.mark.integration
 IDENTITY = ("sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id",
@@ -36,8 +36,10 @@ def identities(drop) -> set[tuple]:
 def test_manifest_pull_writes_the_drop_the_objects_themselves_make(
     orthanc_north, sample_sources, tmp_path, how
 ):
-    for study in PACS_STUDIES:
-        shutil.copytree(sample_sources["north"] / study, tmp_path / "files" / study)
+    for path in pacs_files(sample_sources["north"]):
+        target = tmp_path / "files" / path.relative_to(sample_sources["north"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
     build_drop(tmp_path / "files", "north", tmp_path / "built")
     file = init_config(tmp_path / "hub")
     where = orthanc_north.dicomweb if how == "--dicomweb" else (

@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 
-from flows.config import load_config
+from flows.config import load_config, set_spoke
 from tasks.reconcile import run_spoke
 from tests.detection_support import records_of_run
-from tests.orthanc_ops import OPERATIONS
-from tests.pacs_support import PACS_INSTANCES, PROTOCOLS
+from tests.orthanc_ops import OPERATIONS, store_secondary_capture
+from tests.orthanc_support import Proxy
+from tests.pacs_support import PACS_INSTANCES, PROTOCOLS, spoke_body
 from tests.retrieve_support import contents, retrieve_all
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def test_an_orthanc_change_is_recorded_and_retrieved_as_orthanc_now_holds_it(
     config = copy_template(pacs_templates[protocol], tmp_path / "hub")
     kind, sources, targets = OPERATIONS[name](orthanc_north)
 
-    result = run_spoke(config, "north", allow_mass_delete=True)  # a series is 12 of 74 objects
+    result = run_spoke(config, "north", allow_mass_delete=True)  # a series is 5 of 37 objects
 
     found = [(r[0], r[1], r[2], r[3]) for r in records_of_run(config, result["run_id"])]
     assert found == [(kind, "applied", sources, targets)]
@@ -57,3 +58,21 @@ def test_a_quiet_night_downloads_no_object(pacs_templates, orthanc_north, tmp_pa
 
     assert result["manifest_rows"] == PACS_INSTANCES
     assert (result["fetched"], result["new_instances"], result["cc_records"]) == (0, 0, 0)
+
+
+def test_a_quiet_night_sends_no_wado_request_to_the_pacs(pacs_templates, orthanc_north, tmp_path):
+    """Counted at the wire, by a proxy in front of Orthanc, not by the hub's own bookkeeping."""
+    folder = tmp_path / "hub"
+    shutil.copytree(pacs_templates["dicomweb"], folder)
+    proxy = Proxy(orthanc_north.url)
+    try:
+        set_spoke(folder / "spokesync.toml", "north",
+                  spoke_body(orthanc_north, "dicomweb", url=f"{proxy.url}/dicom-web"))  # fmt: skip
+        quiet = run_spoke(load_config(folder / "spokesync.toml"), "north")
+        queries, objects = proxy.qido_requests, proxy.wado_requests
+        store_secondary_capture(orthanc_north)
+        one_new = run_spoke(load_config(folder / "spokesync.toml"), "north")
+    finally:
+        proxy.stop()
+    assert quiet["manifest_rows"] == PACS_INSTANCES and queries > 3 and objects == 0
+    assert one_new["fetched"] == 1 and proxy.wado_requests == 1

@@ -13,8 +13,8 @@ from pydicom.data import get_testdata_file
 from catalog.errors import SpokeUnavailable
 from tasks.fingerprints import fingerprint_file
 from tasks.manifests import read_drop
-from tasks.spokes.pull import LISTED_COLUMNS, pull_drop
-from tasks.spokes.source import StudyRef, object_path
+from tasks.spokes.pull import pull_drop
+from tasks.spokes.source import LISTED_COLUMNS, StudyRef, listing_of, object_path
 from tests.support import uid
 
 STUDY, OTHER = uid("study", 1), uid("study", 2)
@@ -53,7 +53,7 @@ class FakePacs:
             for keyword in self.omit:
                 header.pop(keyword, None)
             listing.append(header)
-        return listing + listing[:1] if self.listed_twice else listing
+        return listing_of(listing + listing[:1] if self.listed_twice else listing)
 
     def fetch(self, refs, objects: Path):
         by_uid = {ds.SOPInstanceUID: ds for found in self.held.values() for ds in found}

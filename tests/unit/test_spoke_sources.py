@@ -117,3 +117,33 @@ def test_storage_contexts_fit_one_association_each():
     groups = storage_contexts([*classes, None, classes[0]])
     assert sorted(c for g in groups for c in g.sop_classes) == sorted(classes)
     assert all(len(g.sop_classes) * len(STORED_SYNTAXES) + 1 <= MAX_CONTEXTS for g in groups)
+
+
+QIDO_ITEM = {
+    "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]},
+    "00080018": {"vr": "UI", "Value": ["1.2.3.4"]},
+    "0020000D": {"vr": "UI", "Value": ["1.2.3"]},
+    "0020000E": {"vr": "UI", "Value": ["1.2.3.1"]},
+    "00100020": {"vr": "LO", "Value": ["P-1 "]},
+    "00100010": {"vr": "PN", "Value": [{"Alphabetic": "FAKE^ALICE", "Ideographic": "x"}]},
+    "00081030": {"vr": "LO", "Value": ["CT", "CHEST"]},
+    "00200011": {"vr": "IS", "Value": [3]},
+    "00200013": {"vr": "IS", "Value": ["14"]},
+    "00080050": {"vr": "SH"},  # returned, empty
+}
+
+
+def test_qido_json_maps_to_the_rows_pydicom_datasets_give():
+    from pydicom.dataset import Dataset
+
+    from tasks.spokes.dicom_json import listing_of_json
+    from tasks.spokes.source import listing_of
+
+    direct = listing_of_json([QIDO_ITEM])
+    via_pydicom = listing_of([Dataset.from_json(QIDO_ITEM)])
+    assert direct.rows == via_pydicom.rows and direct.supplied == via_pydicom.supplied
+    row = direct.rows[0]
+    assert (row["patient_name"], row["study_description"], row["series_number"]) == (
+        "FAKE^ALICE=x", "CT\\CHEST", 3)  # fmt: skip
+    assert row["accession_number"] is None and "accession_number" in direct.supplied
+    assert "study_status" not in direct.supplied
