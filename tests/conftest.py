@@ -67,21 +67,28 @@ def archived(tmp_path_factory, sample_drops) -> Path:
 
 
 @pytest.fixture(scope="session")
-def orthanc(tmp_path_factory):
-    """A real Orthanc spoke PACS for the whole session, its credentials in the environment
-    where the hub's configuration names them; tests load it with `orthanc_north`."""
-    from tests.orthanc_support import PASSWORD, USER, Orthanc
+def pacs_credentials():
+    """The test PACS's credentials, in the environment variables the hub's spoke names."""
+    from tests.orthanc_support import PASSWORD, USER
 
-    server = Orthanc(tmp_path_factory.mktemp("orthanc")).start()
     saved = {name: os.environ.get(name) for name in ("NORTH_PACS_USER", "NORTH_PACS_PASSWORD")}
     os.environ.update(NORTH_PACS_USER=USER, NORTH_PACS_PASSWORD=PASSWORD)
-    yield server
-    server.stop()
+    yield
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory, pacs_credentials):
+    """A real Orthanc spoke PACS for the whole session; tests load it with `orthanc_north`."""
+    from tests.orthanc_support import Orthanc
+
+    server = Orthanc(tmp_path_factory.mktemp("orthanc")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from catalog.errors import SpokeUnavailable
 from flows.config import load_config, set_spoke
 from tasks.reconcile import run_spoke
 from tests.integration.test_safety import export
-from tests.orthanc_support import Proxy, free_port
-from tests.pacs_support import spoke_body
+from tests.orthanc_support import Orthanc, Proxy, free_port
+from tests.pacs_support import pacs_files, pacs_hub, spoke_body
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +38,24 @@ def refused(config, match: str) -> SpokeUnavailable:
     return caught.value
 
 
-def test_an_unreachable_dicomweb_spoke_names_its_url(web_hub):
-    url = f"http://127.0.0.1:{free_port()}/dicom-web"
-    error = refused(web_hub(url=url), "cannot reach")
-    assert url in str(error) and "connection refused" in str(error) and error.retryable
+def test_a_pacs_that_is_down_is_named_and_pulled_again_once_it_is_back(
+    sample_sources, pacs_credentials, tmp_path
+):
+    pacs = Orthanc(tmp_path / "pacs").start()
+    try:
+        pacs.upload(pacs_files(sample_sources["north"])[:5])
+        config = pacs_hub(tmp_path / "hub", pacs, "dicomweb")
+        assert run_spoke(config, "north")["new_instances"] == 5
+        pacs.stop()  # waits for the process to exit: its folder and ports are free again
+
+        error = refused(config, "cannot reach")
+
+        pacs.start()  # the same storage folder and ports
+        again = run_spoke(config, "north")
+    finally:
+        pacs.stop()
+    assert pacs.dicomweb in str(error) and "connection refused" in str(error) and error.retryable
+    assert (again["manifest_rows"], again["fetched"], again["cc_records"]) == (5, 0, 0)
 
 
 def test_an_unreachable_dimse_spoke_names_its_node(web_hub):
