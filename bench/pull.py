@@ -106,13 +106,31 @@ def bare_listing(spoke) -> int:
                             params=fields).json())
             for s in studies
         )  # fmt: skip
-    from tasks.spokes.dimse import DimseSource
+    return bare_c_find(spoke, TRACKED_KEYWORDS)
 
-    source = DimseSource(spoke.host, spoke.port, spoke.called_aet, calling_aet=spoke.calling_aet)
-    try:
-        return sum(len(source.instances(study)) for study in list(source.studies(None)))
-    finally:
-        source.close()
+
+def bare_c_find(spoke, keywords) -> int:
+    """C-FIND STUDY, then IMAGE per study with the same return keys, on one association."""
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
+
+    ae = AE(ae_title=spoke.calling_aet)
+    ae.add_requested_context(FIND)
+    assoc = ae.associate(spoke.host, spoke.port, ae_title=spoke.called_aet)
+    query = Dataset()
+    query.QueryRetrieveLevel, query.StudyInstanceUID = "STUDY", ""
+    studies = [i.StudyInstanceUID for _, i in assoc.send_c_find(query, FIND) if i is not None]
+    found = 0
+    for study in studies:
+        query = Dataset()
+        query.QueryRetrieveLevel = "IMAGE"
+        for keyword in keywords:
+            setattr(query, keyword, "")
+        query.StudyInstanceUID = study
+        found += sum(1 for _, i in assoc.send_c_find(query, FIND) if i is not None)
+    assoc.release()
+    return found
 
 
 def repeat(mode: str, hub: Path, protocol: str, work: Path, runs: int) -> dict:

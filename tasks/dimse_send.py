@@ -92,7 +92,7 @@ def presentation_contexts(stored: Iterable[tuple[str, str | None]]) -> list[Pres
     return contexts
 
 
-def _tune_for_throughput(assoc: Association) -> None:
+def tune_for_throughput(assoc: Association) -> None:
     """Send each small PDU at once, poll the reactor more often, and keep replies safe.
 
     Without TCP_NODELAY, Nagle's algorithm and the peer's delayed ACK hold every C-STORE for
@@ -120,6 +120,8 @@ def _leave_responses_to_the_sender(assoc: Association) -> None:
     unexpected ... service message"): a fast response read by the reactor is lost and the send
     waits for the DIMSE timeout. A storage SCU expects no requests from its peer, so the
     reactor's non-blocking reads find nothing; send_c_store's blocking read gets every reply.
+    The same holds for a C-FIND or C-GET SCU: send_c_get's blocking read also takes the
+    C-STORE requests of its sub-operations and serves them itself.
     """
     dimse = getattr(assoc, "dimse", None)
     get_msg = getattr(dimse, "get_msg", None)
@@ -160,7 +162,7 @@ def store_association(
                 f"association with {node} was {how}; check that the node is running and that it "
                 f"accepts calling AE title {calling_aet}"
             )
-        _tune_for_throughput(assoc)
+        tune_for_throughput(assoc)
         yield lambda ds, encoded=None: _send_one(assoc, node, ds, encoded)
     finally:
         if assoc.is_established:

@@ -26,7 +26,7 @@ from pynetdicom.sop_class import (
 )
 
 from catalog.errors import SpokeUnavailable
-from tasks.dimse_send import send_at_once
+from tasks.dimse_send import send_at_once, tune_for_throughput
 from tasks.spokes.dimse_store import ReceivedObjects, storage_contexts
 from tasks.spokes.source import (
     TRACKED_KEYWORDS,
@@ -90,7 +90,7 @@ class DimseSource:
                 "check host, port and AE titles, and that the PACS allows this hub. "
                 "Nothing was changed"
             )
-        send_at_once(assoc)
+        tune_for_throughput(assoc)  # no Nagle; replies only to the sender (pynetdicom #875)
         return assoc
 
     @contextmanager

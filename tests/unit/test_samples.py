@@ -95,6 +95,6 @@ def test_structured_report_references_images_of_its_own_study(objects):
 
 
 def test_unknown_spoke_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unknown sample spoke 'east'"):
-        write_sample_spoke("east", tmp_path)
+    with pytest.raises(ValueError, match="unknown sample spoke 'west'"):
+        write_sample_spoke("west", tmp_path)
     assert not any(tmp_path.iterdir())
