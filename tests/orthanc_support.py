@@ -24,6 +24,14 @@ USER, PASSWORD = "hub", "spoke-secret"
 HUB_AET, ORTHANC_AET = "SPOKESYNC", "ORTHANC"
 
 
+def _stop_with_parent() -> None:
+    """Linux: Orthanc gets SIGTERM when the test process dies, even killed without cleanup."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,6 +72,7 @@ class Orthanc:
             stderr=subprocess.STDOUT,
             cwd=self.folder,
             env=os.environ | {"TCP_NODELAY": "1"},  # DCMTK leaves Nagle on unless asked
+            preexec_fn=_stop_with_parent,
         )
         self.session = requests.Session()
         self.session.auth = (USER, PASSWORD)
