@@ -46,7 +46,7 @@ def refusing_pacs():
     server.server_close()
 
 
-def west_spoke(url: str, where: str, monkeypatch) -> dict:
+def west_spoke(where: str, monkeypatch) -> dict:
     """spokes.west with its credentials in the environment or in a Prefect Secret block."""
     if where == "env":
         monkeypatch.setenv("WEST_USER", USER)
@@ -62,7 +62,7 @@ def test_a_refused_password_is_sent_to_the_pacs_and_shown_nowhere(
 ):
     file, since, cli = init_config(tmp_path / "hub"), datetime.now(UTC), CliRunner()
     body = {"source": "dicomweb", "url": refusing_pacs, "timeout_seconds": 5}
-    set_spoke(file, "west", body | west_spoke(refusing_pacs, where, monkeypatch))
+    set_spoke(file, "west", body | west_spoke(where, monkeypatch))
     with captured_logs() as logs:
         run = cli.invoke(app, ["reconcile", "west", "--config", str(file)], terminal_width=300)
     listed = cli.invoke(app, ["spoke", "list", "--config", str(file)], terminal_width=300)
