@@ -9,6 +9,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -178,6 +179,8 @@ def _spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
 
 def _validated_spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
     secrets_here = sorted(SECRET_KEYS & set(body))
+    if _has_userinfo(body.get("url")):  # http://user:password@host would be echoed everywhere
+        secrets_here.append("a user name or password in the url")
     if secrets_here:
         raise ConfigInvalid(
             f"{file}, spokes.{spoke_id}: {', '.join(secrets_here)} must not be written in the "
@@ -188,6 +191,11 @@ def _validated_spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
         return _SPOKE.validate_python(body)
     except ValidationError as exc:
         raise ConfigInvalid(f"{file}, spokes.{spoke_id}: {_problems(exc)}") from None
+
+
+def _has_userinfo(url: object) -> bool:
+    """True for a URL whose authority holds `user[:password]@` (never the value itself)."""
+    return isinstance(url, str) and "@" in urlsplit(url).netloc
 
 
 def _resolve(base: Path, value: str | None) -> Path | None:

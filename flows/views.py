@@ -164,7 +164,18 @@ def print_findings(console: Console, findings: list, checked: int) -> None:
             highlight=False,
             soft_wrap=True,
         )
+        console.print(f"  affected: {affected_uids(f)}", highlight=False, soft_wrap=True)
     console.print(f"[red]{len(findings)} problem(s)[/] in nearline; the catalog was not changed")
+
+
+def affected_uids(finding, most: int = 10) -> str:
+    """The studies, series and SOP instances a finding touches, in full (many SOPs: a count)."""
+    sops = f"SOP instances {', '.join(finding.sops)}" if finding.sops else ""
+    if len(finding.sops) > most:
+        sops = f"{len(finding.sops)} SOP instances"
+    parts = [f"studies {', '.join(finding.studies)}" if finding.studies else "",
+             f"series {', '.join(finding.series)}" if finding.series else "", sops]  # fmt: skip
+    return "; ".join(p for p in parts if p) or "nothing known"
 
 
 def _studies(uids: list[str]) -> str:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from catalog.errors import NearlineCorrupt
+from tasks.manifest_rules import UID_PATTERN
 from tasks.nearline import (
     BLOCK,
     CHUNK,
@@ -25,20 +27,33 @@ from tasks.nearline import (
     volume_path,
 )
 
+_UID = re.compile(UID_PATTERN)
 FindingKind = Literal[
-    "missing_tar", "corrupt_member", "missing_member", "orphan_tar", "partial_tar", "unreadable_tar"
+    "missing_tar",
+    "corrupt_member",
+    "missing_member",
+    "orphan_tar",
+    "partial_tar",
+    "unreadable_tar",
+    "corrupt_sums",
 ]
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem `verify` found on a volume; `member` is None for whole-TAR findings."""
+    """One problem `verify` found on a volume; `member` is None for whole-TAR findings.
+
+    `studies`, `series` and `sops` name what the problem touches (filled in from the catalog,
+    or from the TAR's path for files the catalog does not know)."""
 
     kind: FindingKind
     volume: Path
     relpath: str
     member: str | None
     detail: str
+    studies: tuple[str, ...] = ()
+    series: tuple[str, ...] = ()
+    sops: tuple[str, ...] = ()
 
 
 def read_headers(path: Path) -> list[tuple[str, int, int]]:
@@ -108,6 +123,14 @@ def read_sha256sums(path: Path) -> dict[str, str]:
             raise corrupt_at(path, offset, f"{SUMS_NAME} has a malformed line {line!r}")
         result[name] = digest
     return result
+
+
+def path_uids(relpath: str) -> tuple[str, ...]:
+    """The study and series UIDs a nearline path names (`yyyy/mm/dd/<study>/<series>/<file>`)."""
+    parts = PurePosixPath(relpath).parts
+    if len(parts) != 6 or not all(_UID.fullmatch(p) for p in parts[3:5]):
+        return ()
+    return parts[3], parts[4]
 
 
 def list_tars(volume: Path) -> Iterator[str]:
@@ -181,7 +204,29 @@ def _verify_tar(volume: Path, relpath: str, members: list[MemberInfo]) -> list[F
         finding = _verify_member(volume, relpath, path, member, layout)
         if finding is not None:
             findings.append(finding)
+    if layout is not None:  # a member already found missing or corrupt is not named twice
+        named = {f.member for f in findings}
+        findings += _verify_sums(volume, relpath, path, [m for m in members if m.name not in named])
     return findings
+
+
+def _verify_sums(volume: Path, relpath: str, path: Path, members: list[MemberInfo]) -> list:
+    """The TAR's own SHA256SUMS must list every member with the hash the catalog recorded."""
+    try:
+        sums = read_sha256sums(path)
+    except NearlineCorrupt as exc:
+        return [Finding("corrupt_sums", volume, relpath, None, getattr(exc, "problem", str(exc)))]
+    return [
+        Finding(
+            "corrupt_sums",
+            volume,
+            relpath,
+            m.name,
+            f"{SUMS_NAME} says {sums.get(m.name, 'nothing')}, the catalog recorded {m.sha256}",
+        )
+        for m in members
+        if sums.get(m.name, "").lower() != m.sha256.lower()
+    ]
 
 
 def _verify_member(

@@ -85,3 +85,14 @@ select so.spoke_id as spoke,
 from stored_objects so
 group by so.spoke_id
 order by so.spoke_id
+
+-- name: tar_instances
+-- Per stored member of one TAR, the catalog instances over it (current UIDs), or its stored UIDs.
+select so.member_name,
+       coalesce(i.study_instance_uid, so.study_instance_uid) as study_instance_uid,
+       coalesce(i.series_instance_uid, so.series_instance_uid) as series_instance_uid,
+       coalesce(i.sop_instance_uid, so.sop_instance_uid) as sop_instance_uid
+from stored_objects so
+left join instances i using (object_id)
+where so.volume = $volume and so.tar_path = $tar_path
+order by so.data_offset, sop_instance_uid
