@@ -17,6 +17,11 @@ from tasks import manifest_rules
 from tasks.manifest_schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 
 DELETION_LEVELS = ("study", "series", "instance")
+META_FIX = (
+    'write a JSON object such as {"spoke": "north", "generated_at": "2026-11-27T23:00:00Z", '
+    '"format": 1, "fingerprint": "v1"}'
+)
+CSV_READ = pacsv.ReadOptions(block_size=64 << 20)
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,9 @@ def read_meta(file: Path, spoke: str) -> datetime:
             str(file), "file is missing", fix="write manifest.json beside the manifest"
         ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestInvalid(str(file), f"not valid UTF-8 JSON ({exc})") from None
+        raise ManifestInvalid(str(file), f"not valid UTF-8 JSON ({exc})", fix=META_FIX) from None
     if not isinstance(meta, dict):
-        raise ManifestInvalid(str(file), "must hold a JSON object")
+        raise ManifestInvalid(str(file), "must hold a JSON object", fix=META_FIX)
     expected = {"spoke": spoke, "format": MANIFEST_FORMAT, "fingerprint": FINGERPRINT_VERSION}
     for key, value in expected.items():
         if meta.get(key) != value:
@@ -133,8 +138,8 @@ def _read_csv(file: Path) -> pa.Table:
         null_values=[""],
         quoted_strings_can_be_null=False,
     )
-    try:
-        return pacsv.read_csv(file, convert_options=options)
+    try:  # a block must hold the longest line, or pyarrow cannot name the over-long value
+        return pacsv.read_csv(file, read_options=CSV_READ, convert_options=options)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ManifestInvalid(
             str(file),

@@ -167,3 +167,26 @@ def test_meta_that_is_not_an_object_is_refused(tmp_path):
     write_drop(tmp_path, rows(1))
     (tmp_path / "manifest.json").write_text(json.dumps(["north"]))
     assert "JSON object" in str(refused(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "limit"),
+    [
+        ("accession_number", "A" * 17, 16),
+        ("study_description", "D" * 65, 64),
+        ("modality", "C" * 17, 16),
+    ],
+)
+def test_a_value_over_its_vr_limit_names_row_column_and_limit(tmp_path, column, value, limit):
+    data = rows(3)
+    data[2][column] = value
+    error = refused(write_drop(tmp_path, data))
+    assert (error.row, error.column) == (3, column)
+    assert f"longer than {limit} characters" in str(error) and "VR limit" in str(error)
+
+
+def test_a_nul_byte_in_a_patient_name_is_refused(tmp_path):
+    data = rows(3)
+    data[0]["patient_name"] = "FAKE\x00NAME"
+    error = refused(write_drop(tmp_path, data))
+    assert (error.row, error.column) == (1, "patient_name") and "control character" in str(error)
