@@ -154,7 +154,13 @@ def _stage_series(
 
 def verified_fingerprint(row: dict, path: Path) -> str:
     """Fingerprint the object's bytes; refuse it when the manifest promised another one."""
-    computed = fingerprint_file(path)
+    try:
+        computed = fingerprint_file(path)
+    except ObjectRefused as exc:  # the file's problem, said for the manifest row that sent it
+        raise ObjectRefused(
+            f"SOP instance {row['sop_instance_uid']} ({row['object_uri']}): {exc}; the object "
+            "was not archived. Resend the object as the spoke holds it"
+        ) from exc
     promised = row.get("fingerprint")
     if promised and promised != computed:
         raise ObjectRefused(
