@@ -69,14 +69,16 @@ def replace_bytes(old: bytes, new: bytes, name: str = "manifest.csv") -> Callabl
     return swap
 
 
-def evil_tar(member: str) -> Callable[[Path], None]:
+def evil_tar(member: str, link: str = "") -> Callable[[Path], None]:
     """A series TAR as a hostile or broken writer could leave it on a volume."""
 
     def write(folder: Path) -> None:
         with tarfile.open(folder / "series.tar", "w", format=tarfile.USTAR_FORMAT) as tar:
-            for name, data in ((member, b"escape"), ("SHA256SUMS", b"")):
+            for name, data in ((member, b"" if link else b"escape"), ("SHA256SUMS", b"")):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
+                if link and name == member:
+                    info.type, info.linkname = tarfile.SYMTYPE, link
                 tar.addfile(info, io.BytesIO(data))
 
     return write
@@ -240,9 +242,14 @@ CASES = (
          "'uid' is missing", "level, uid", column="uid",
          deletions=[{"level": "study", "reason_code": "113039"}]),
     Case("tar_member_dotdot", "a nearline TAR whose member would extract to ../../",
-         "NearlineCorrupt", "series.tar", "unsafe TAR member name", "", run="scan_tar",
+         "NearlineCorrupt", "series.tar", "unsafe TAR member name", "spokesync verify",
+         run="scan_tar",
          after=evil_tar("../../escape.dcm")),
     Case("tar_member_absolute", "a nearline TAR whose member has an absolute path",
-         "NearlineCorrupt", "series.tar", "unsafe TAR member name", "", run="scan_tar",
+         "NearlineCorrupt", "series.tar", "unsafe TAR member name", "spokesync verify",
+         run="scan_tar",
          after=evil_tar("/tmp/escape.dcm")),
+    Case("tar_member_symlink", "a nearline TAR whose member is a symlink out of the volume",
+         "NearlineCorrupt", "series.tar", "not a regular file", "spokesync verify",
+         run="scan_tar", after=evil_tar("1.2.3.dcm", link="/etc/passwd")),
 )  # fmt: skip

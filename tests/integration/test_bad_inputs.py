@@ -51,6 +51,12 @@ def test_the_corpus_has_at_least_25_cases_each_with_a_known_expectation():
         assert case.what and (case.error == "" or hasattr(errors, case.error)), name
 
 
+def test_every_case_the_corpus_writer_knows_is_committed_and_none_other():
+    from tests.bad_corpus_cases import CASES
+
+    assert sorted(case.case for case in CASES) == case_names()
+
+
 @pytest.mark.parametrize("name", case_names())
 def test_bad_input_is_refused_by_name_and_changes_nothing(base_hub, tmp_path, name):
     case = load_expect(name)
