@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ META_FIX = (
     'write a JSON object such as {"spoke": "north", "generated_at": "2026-11-27T23:00:00Z", '
     '"format": 1, "fingerprint": "v1"}'
 )
-CSV_READ = pacsv.ReadOptions(block_size=64 << 20)
+CSV_BLOCK = 64 << 20  # the longest CSV line pyarrow reads whole (a 10 MB value fits)
 
 
 @dataclass(frozen=True)
@@ -129,23 +130,62 @@ def _read_parquet(file: Path) -> pa.Table:
 
 
 def _read_csv(file: Path) -> pa.Table:
+    """Every column read as text, so IDs keep their leading zeros; a broken row is named."""
+    header = _csv_header(file)
+    try:
+        try:
+            return _read_csv_as(file, header, pa.string())
+        except pa.ArrowInvalid as exc:
+            if "UTF8" not in str(exc):
+                raise
+            return _read_csv_as(file, header, pa.binary())  # conform names the row and column
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _csv_refused(file, header, exc) from None
+
+
+def _csv_header(file: Path) -> list[str]:
+    """The header's column names, unquoted as a CSV reader does (a UTF-8 BOM is dropped)."""
     with file.open("rb") as stream:
-        header = stream.readline().decode("utf-8", "replace").strip().split(",")
-    types = {name: pa.string() for name in header}
+        line = stream.readline().decode("utf-8-sig", "replace")
+    return next(csv.reader([line]), [])
+
+
+def _read_csv_as(file: Path, header: list[str], kind: pa.DataType, **read: object) -> pa.Table:
     options = pacsv.ConvertOptions(
-        column_types=types,
+        column_types={name: kind for name in header},
         strings_can_be_null=True,
         null_values=[""],
         quoted_strings_can_be_null=False,
     )
-    try:  # a block must hold the longest line, or pyarrow cannot name the over-long value
-        return pacsv.read_csv(file, read_options=CSV_READ, convert_options=options)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ManifestInvalid(
-            str(file),
-            f"not a readable UTF-8 CSV file ({exc})",
-            fix="write the CSV as UTF-8 with the manifest header",
-        ) from None
+    # A block must hold the longest line, or pyarrow cannot name the over-long value; rows
+    # are numbered for a parse handler only when one thread reads.
+    read_options = pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=not read)
+    return pacsv.read_csv(file, read_options=read_options, convert_options=options, **read)
+
+
+def _csv_refused(file: Path, header: list[str], exc: Exception) -> ManifestInvalid:
+    """Name the first row whose field count differs from the header's (never its values)."""
+    found: list = []
+
+    def note(row) -> str:
+        found.append(row)
+        return "error"
+
+    try:
+        handler = pacsv.ParseOptions(invalid_row_handler=note)
+        _read_csv_as(file, header, pa.binary(), parse_options=handler)
+    except (pa.ArrowInvalid, OSError):
+        pass
+    fix = "write the CSV as UTF-8 with the manifest header"
+    if not found:
+        return ManifestInvalid(str(file), f"not a readable UTF-8 CSV file ({exc})", fix=fix)
+    bad = found[0]
+    return ManifestInvalid(
+        str(file),
+        f"the row has {bad.actual_columns} fields, the header {bad.expected_columns}",
+        row=bad.number - 1 if bad.number > 0 else None,
+        fix="quote every value that holds a comma, and give every row the header's fields",
+    )
 
 
 def check_object_uris(table: pa.Table, file: str) -> None:
