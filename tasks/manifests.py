@@ -231,9 +231,12 @@ def read_deletions(file: Path) -> pa.Table | None:
             fix="use study, series or instance",
         )
     uids = table.column("uid").cast(pa.string())
-    bad = pc.or_(
-        pc.invert(pc.match_substring_regex(uids, manifest_rules.UID_PATTERN)),
-        pc.greater(pc.utf8_length(uids), manifest_rules.MAX_UID_LENGTH),
+    bad = pc.or_kleene(
+        pc.is_null(uids),  # an empty uid names nothing to delete
+        pc.or_(
+            pc.invert(pc.match_substring_regex(uids, manifest_rules.UID_PATTERN)),
+            pc.greater(pc.utf8_length(uids), manifest_rules.MAX_UID_LENGTH),
+        ),
     )
     row = manifest_rules.first_row(bad)
     if row is not None:
