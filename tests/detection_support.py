@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -61,9 +62,18 @@ def nearline_files(config) -> dict[str, str]:
     """Every file on the configured volumes (temporary ones too) with its SHA-256."""
     found = {}
     for volume in config.volumes:
-        for path in sorted(Path(volume).rglob("*")):
-            if path.is_file() or path.is_symlink():
-                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        found.update(file_hashes(Path(volume)))
+    return found
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """Every file and link under `root` with the SHA-256 of its bytes (a link's: its target)."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            found[str(path)] = "-> " + os.readlink(path)
+        elif path.is_file():
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
 
 

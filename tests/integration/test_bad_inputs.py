@@ -1,5 +1,5 @@
 """The bad-input corpus (tests/data/bad/): every case is refused with an error that names the
-file, row, column or UID and the fix, and neither the catalog nor nearline changes."""
+file, row, column or UID and the fix, and neither the catalog, nearline nor the drop changes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flows.config import add_spoke, init_config, load_config
 from tasks.nearline_verify import scan_tar
 from tasks.reconcile import run_spoke
 from tests.bad_inputs_support import CORPUS, Expect, case_names, load_expect, materialise
-from tests.detection_support import copy_hub, export, nearline_files
+from tests.detection_support import copy_hub, export, file_hashes, nearline_files
 
 HUB_GENERATED_AT = "2026-01-01T00:00:00Z"  # the corpus's drops are newer, stale_manifest older
 
@@ -62,9 +62,9 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(base_hub, tmp_path, na
     case = load_expect(name)
     drop = materialise(case, tmp_path / "drop")
     config = copy_hub(base_hub, tmp_path / "hub", "north", drop)
-    before, files = export(config), nearline_files(config)
+    before, files, sent = export(config), nearline_files(config), file_hashes(drop)
     outcome = attempt(case, config, drop)
-    assert nearline_files(config) == files
+    assert nearline_files(config) == files and file_hashes(drop) == sent
     if not case.error:  # accepted: a run is recorded, but no instance changes
         assert outcome["cc_records"] == 0 and outcome["new_instances"] == 0
         assert outcome["deleting"] == 0 and export(config)["instances"] == before["instances"]
