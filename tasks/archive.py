@@ -50,27 +50,36 @@ def series_batches(new_rows: pa.Table, series_per_batch: int) -> list[pa.Table]:
     return batches
 
 
-def resolve_object(drop: Path, uri: str | None, sop_uid: str) -> Path:
+def object_of(row: dict) -> str:
+    """Name a manifest row's object for an error: its SOP UID and row (1 = first data row)."""
+    where = f"SOP instance {row['sop_instance_uid']}"
+    if row.get("row_id") is not None:
+        where += f" (manifest row {row['row_id'] + 1})"
+    return where
+
+
+def resolve_object(drop: Path, row: dict) -> Path:
     """The object's file inside the drop; refuse a missing URI, web URIs (not yet) and escapes."""
+    uri, what = row.get("object_uri"), object_of(row)
     if not uri:
         raise ObjectRefused(
-            f"SOP instance {sop_uid} is new to the hub but its manifest row has "
-            "no object_uri; send the object with the drop"
+            f"{what} is new to the hub but its manifest row has no object_uri; send the "
+            "object with the drop"
         )
     if uri.startswith(("http://", "https://")):
         raise ObjectRefused(
-            f"SOP instance {sop_uid}: fetching {uri} over the web is not supported "
+            f"{what}: fetching {uri} over the web is not supported "
             "for drop spokes; put the file in the drop's objects/ folder"
         )
     root = drop.resolve()
     path = (drop / uri).resolve()
     if not path.is_relative_to(root):
         raise ObjectRefused(
-            f"SOP instance {sop_uid}: object_uri {uri!r} leads outside the drop "
+            f"{what}: object_uri {uri!r} leads outside the drop "
             "folder (through a symlink?); keep objects inside the drop"
         )
     if not path.is_file():
-        raise ObjectRefused(f"SOP instance {sop_uid}: object file {uri!r} is missing from the drop")
+        raise ObjectRefused(f"{what}: object file {uri!r} is missing from the drop")
     return path
 
 
@@ -120,7 +129,7 @@ def _stage_series(
     sources = {
         f"{r['sop_instance_uid']}.dcm": (
             r,
-            resolve_object(drop, r["object_uri"], r["sop_instance_uid"]),
+            resolve_object(drop, r),
         )
         for r in rows
     }
@@ -154,12 +163,18 @@ def _stage_series(
 
 def verified_fingerprint(row: dict, path: Path) -> str:
     """Fingerprint the object's bytes; refuse it when the manifest promised another one."""
-    computed = fingerprint_file(path)
+    try:
+        computed = fingerprint_file(path)
+    except ObjectRefused as exc:  # the file's problem, said for the manifest row that sent it
+        raise ObjectRefused(
+            f"{object_of(row)}, {row['object_uri']}: {exc}; the object was not archived. "
+            "Resend the object as the spoke holds it"
+        ) from exc
     promised = row.get("fingerprint")
     if promised and promised != computed:
         raise ObjectRefused(
-            f"SOP instance {row['sop_instance_uid']} ({row['object_uri']}): the object's "
-            f"fingerprint is {computed} but the manifest says {promised}; the object was not "
+            f"{object_of(row)}, {row['object_uri']}: the object's fingerprint is"
+            f" {computed} but the manifest says {promised}; the object was not "
             "archived. Rebuild the manifest from the objects, or resend the object"
         )
     return computed

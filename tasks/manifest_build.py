@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from catalog.errors import ObjectRefused
 from tasks.dicom_headers import manifest_row
 from tasks.fingerprints import read_with_fingerprint
-from tasks.manifest_rules import MAX_UID_LENGTH, MAX_VALUE_LENGTH, UID_PATTERN
+from tasks.manifest_rules import MAX_UID_LENGTH, UID_PATTERN, value_problem
 from tasks.manifest_schema import (
     FINGERPRINT_VERSION,
     MANIFEST_FORMAT,
@@ -188,8 +188,11 @@ def _row_problem(row: Mapping[str, Any]) -> str | None:
         if value is not None and (len(value) > MAX_UID_LENGTH or not _UID.match(value)):
             return f"malformed {column} {value[:80]!r} (DICOM UID syntax, at most 64 characters)"
     for column, value in row.items():
-        if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
-            return f"{column} is longer than {MAX_VALUE_LENGTH} characters"
+        problem = (
+            isinstance(value, str) and column not in UID_COLUMNS and value_problem(column, value)
+        )
+        if problem:
+            return f"{column}: {problem}"
     return None
 
 

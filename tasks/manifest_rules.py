@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -11,7 +13,28 @@ from tasks.manifest_schema import INT_COLUMNS, MANIFEST_SCHEMA, REQUIRED_COLUMNS
 UID_PATTERN = r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$"
 FINGERPRINT_PATTERN = r"^(px1|ds1):[0-9a-f]{64}$"
 MAX_UID_LENGTH = 64
-MAX_VALUE_LENGTH = 1024  # longer than any tracked attribute's VR allows (LO 64, PN 5×64, …)
+MAX_VALUE_LENGTH = 1024  # columns without a DICOM VR (object_uri)
+# The DICOM VR length limits (PS3.5 §6.2) of the attributes a manifest carries; PN allows 64
+# characters per component group and three groups (alphabetic=ideographic=phonetic).
+VR_LIMITS = {"AS": 4, "CS": 16, "DA": 8, "LO": 64, "PN": 3 * 64 + 2, "SH": 16, "TM": 16}
+COLUMN_VRS = {
+    "patient_id": "LO",
+    "issuer_of_patient_id": "LO",
+    "patient_name": "PN",
+    "patient_birth_date": "DA",
+    "patient_sex": "CS",
+    "accession_number": "SH",
+    "study_id": "SH",
+    "study_date": "DA",
+    "study_time": "TM",
+    "study_description": "LO",
+    "referring_physician_name": "PN",
+    "study_status": "CS",
+    "modality": "CS",
+    "series_description": "LO",
+}
+# C0 control characters no manifest value may hold: TAB, LF, FF, CR and ESC (ISO 2022) may.
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]"
 UID_FIX = "write UIDs as dot-separated numbers without leading zeros, at most 64 characters"
 
 
@@ -81,7 +104,7 @@ def check(table: pa.Table, file: str) -> None:
     _check_present(table, file)
     _check_uids(table, file)
     _check_fingerprints(table, file)
-    _check_lengths(table, file)
+    _check_text(table, file)
     _check_unique_sops(table, file)
     _check_one_parent(table, file, "series_instance_uid", "study_instance_uid", "series")
     _check_one_parent(table, file, "study_instance_uid", "patient_id", "study")
@@ -136,18 +159,40 @@ def _check_fingerprints(table: pa.Table, file: str) -> None:
         )
 
 
-def _check_lengths(table: pa.Table, file: str) -> None:
+def max_length(column: str) -> int:
+    """The longest value a column may hold: its DICOM VR's limit, else MAX_VALUE_LENGTH."""
+    vr = COLUMN_VRS.get(column)
+    return VR_LIMITS[vr] if vr else MAX_VALUE_LENGTH
+
+
+def value_problem(column: str, value: str) -> str | None:
+    """Why one text value breaks the contract (too long for its VR, a control character)."""
+    if len(value) > max_length(column):
+        vr = COLUMN_VRS.get(column, "text")
+        return f"value is longer than {max_length(column)} characters ({vr} limit)"
+    if re.search(CONTROL_PATTERN, value):
+        return "value holds a control character (NUL or another C0 code)"
+    return None
+
+
+def _check_text(table: pa.Table, file: str) -> None:
     for field in MANIFEST_SCHEMA:
         if not pa.types.is_string(field.type) or field.name in UID_COLUMNS:
             continue
-        row = first_row(pc.greater(pc.utf8_length(table.column(field.name)), MAX_VALUE_LENGTH))
+        column = table.column(field.name)
+        bad = pc.or_(
+            pc.greater(pc.utf8_length(column), max_length(field.name)),
+            pc.match_substring_regex(column, CONTROL_PATTERN),
+        )
+        row = first_row(bad)
         if row is not None:
             raise ManifestInvalid(
                 file,
-                f"value is longer than {MAX_VALUE_LENGTH} characters",
+                value_problem(field.name, column[row - 1].as_py()) or "value is malformed",
                 row=row,
                 column=field.name,
-                fix="send the attribute as the object holds it (DICOM VR limits)",
+                fix="send the attribute as the object holds it, within its DICOM VR limit "
+                "and without control characters",
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,11 @@ from tasks import manifest_rules
 from tasks.manifest_schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 
 DELETION_LEVELS = ("study", "series", "instance")
+META_FIX = (
+    'write a JSON object such as {"spoke": "north", "generated_at": "2026-11-27T23:00:00Z", '
+    '"format": 1, "fingerprint": "v1"}'
+)
+CSV_BLOCK = 64 << 20  # the longest CSV line pyarrow reads whole (a 10 MB value fits)
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,9 @@ def read_meta(file: Path, spoke: str) -> datetime:
             str(file), "file is missing", fix="write manifest.json beside the manifest"
         ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestInvalid(str(file), f"not valid UTF-8 JSON ({exc})") from None
+        raise ManifestInvalid(str(file), f"not valid UTF-8 JSON ({exc})", fix=META_FIX) from None
     if not isinstance(meta, dict):
-        raise ManifestInvalid(str(file), "must hold a JSON object")
+        raise ManifestInvalid(str(file), "must hold a JSON object", fix=META_FIX)
     expected = {"spoke": spoke, "format": MANIFEST_FORMAT, "fingerprint": FINGERPRINT_VERSION}
     for key, value in expected.items():
         if meta.get(key) != value:
@@ -124,23 +130,62 @@ def _read_parquet(file: Path) -> pa.Table:
 
 
 def _read_csv(file: Path) -> pa.Table:
+    """Every column read as text, so IDs keep their leading zeros; a broken row is named."""
+    header = _csv_header(file)
+    try:
+        try:
+            return _read_csv_as(file, header, pa.string())
+        except pa.ArrowInvalid as exc:
+            if "UTF8" not in str(exc):
+                raise
+            return _read_csv_as(file, header, pa.binary())  # conform names the row and column
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _csv_refused(file, header, exc) from None
+
+
+def _csv_header(file: Path) -> list[str]:
+    """The header's column names, unquoted as a CSV reader does (a UTF-8 BOM is dropped)."""
     with file.open("rb") as stream:
-        header = stream.readline().decode("utf-8", "replace").strip().split(",")
-    types = {name: pa.string() for name in header}
+        line = stream.readline().decode("utf-8-sig", "replace")
+    return next(csv.reader([line]), [])
+
+
+def _read_csv_as(file: Path, header: list[str], kind: pa.DataType, **read: object) -> pa.Table:
     options = pacsv.ConvertOptions(
-        column_types=types,
+        column_types={name: kind for name in header},
         strings_can_be_null=True,
         null_values=[""],
         quoted_strings_can_be_null=False,
     )
+    # A block must hold the longest line, or pyarrow cannot name the over-long value; rows
+    # are numbered for a parse handler only when one thread reads.
+    read_options = pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=not read)
+    return pacsv.read_csv(file, read_options=read_options, convert_options=options, **read)
+
+
+def _csv_refused(file: Path, header: list[str], exc: Exception) -> ManifestInvalid:
+    """Name the first row whose field count differs from the header's (never its values)."""
+    found: list = []
+
+    def note(row) -> str:
+        found.append(row)
+        return "error"
+
     try:
-        return pacsv.read_csv(file, convert_options=options)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ManifestInvalid(
-            str(file),
-            f"not a readable UTF-8 CSV file ({exc})",
-            fix="write the CSV as UTF-8 with the manifest header",
-        ) from None
+        handler = pacsv.ParseOptions(invalid_row_handler=note)
+        _read_csv_as(file, header, pa.binary(), parse_options=handler)
+    except (pa.ArrowInvalid, OSError):
+        pass
+    fix = "write the CSV as UTF-8 with the manifest header"
+    if not found:
+        return ManifestInvalid(str(file), f"not a readable UTF-8 CSV file ({exc})", fix=fix)
+    bad = found[0]
+    return ManifestInvalid(
+        str(file),
+        f"the row has {bad.actual_columns} fields, the header {bad.expected_columns}",
+        row=bad.number - 1 if bad.number > 0 else None,
+        fix="quote every value that holds a comma, and give every row the header's fields",
+    )
 
 
 def check_object_uris(table: pa.Table, file: str) -> None:
@@ -186,9 +231,12 @@ def read_deletions(file: Path) -> pa.Table | None:
             fix="use study, series or instance",
         )
     uids = table.column("uid").cast(pa.string())
-    bad = pc.or_(
-        pc.invert(pc.match_substring_regex(uids, manifest_rules.UID_PATTERN)),
-        pc.greater(pc.utf8_length(uids), manifest_rules.MAX_UID_LENGTH),
+    bad = pc.or_kleene(
+        pc.is_null(uids),  # an empty uid names nothing to delete
+        pc.or_(
+            pc.invert(pc.match_substring_regex(uids, manifest_rules.UID_PATTERN)),
+            pc.greater(pc.utf8_length(uids), manifest_rules.MAX_UID_LENGTH),
+        ),
     )
     row = manifest_rules.first_row(bad)
     if row is not None:

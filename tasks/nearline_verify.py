@@ -23,6 +23,7 @@ from tasks.nearline import (
     PARTIAL_MARK,
     SUMS_NAME,
     MemberInfo,
+    check_member_name,
     corrupt_at,
     volume_path,
 )
@@ -62,7 +63,7 @@ def read_headers(path: Path) -> list[tuple[str, int, int]]:
     try:
         size = os.path.getsize(path)
         with tarfile.open(path, "r:") as tar:
-            found = [(m.name, m.offset_data, m.size) for m in tar]
+            found = [_confined(path, m) for m in tar]
             end = tar.offset
         with open(path, "rb") as f:
             f.seek(end)
@@ -75,6 +76,20 @@ def read_headers(path: Path) -> list[tuple[str, int, int]]:
     if marker != bytes(2 * BLOCK):
         raise corrupt_at(path, end, "no end-of-archive marker: the TAR is truncated or damaged")
     return found
+
+
+def _confined(path: Path, member: tarfile.TarInfo) -> tuple[str, int, int]:
+    """A member as (name, offset, size); refuse one that could land outside an extraction
+    folder: a name with '/', '..' or an absolute path, or a link or device instead of a file."""
+    try:
+        if member.name != SUMS_NAME:
+            check_member_name(member.name)
+    except ValueError as exc:
+        raise corrupt_at(path, member.offset_data, str(exc)) from None
+    if not member.isreg():
+        problem = f"member {member.name!r} is not a regular file (a link or a device)"
+        raise corrupt_at(path, member.offset_data, problem)
+    return member.name, member.offset_data, member.size
 
 
 def hash_member(path: Path, offset: int, size: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -47,6 +49,32 @@ def copy_hub(template: Path, to: Path, spoke: str, drop: Path):
     shutil.copytree(template, to)
     add_spoke(to / "spokesync.toml", spoke, drop)
     return load_config(to / "spokesync.toml")
+
+
+def export(config) -> dict[str, list]:
+    """Every table of the catalog, fully, in a stable order."""
+    with open_catalog(config.catalog) as con:
+        names = [r[0] for r in con.execute("show tables").fetchall()]
+        return {n: con.execute(f"select * from {n} order by all").fetchall() for n in names}
+
+
+def nearline_files(config) -> dict[str, str]:
+    """Every file on the configured volumes (temporary ones too) with its SHA-256."""
+    found = {}
+    for volume in config.volumes:
+        found.update(file_hashes(Path(volume)))
+    return found
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """Every file and link under `root` with the SHA-256 of its bytes (a link's: its target)."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            found[str(path)] = "-> " + os.readlink(path)
+        elif path.is_file():
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
 def catalog_view(config) -> set[tuple]:

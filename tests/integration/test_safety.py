@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import open_catalog
 from catalog.errors import MassDeletionBlocked
 from flows.config import add_spoke, load_config
 from tasks import simulator as sim
 from tasks.reconcile import run_spoke
-from tests.detection_support import catalog_view, copy_hub, records_of_run
-
-
-def export(config) -> dict[str, list]:
-    """Every table of the catalog, fully, in a stable order."""
-    with open_catalog(config.catalog) as con:
-        names = [r[0] for r in con.execute("show tables").fetchall()]
-        return {n: con.execute(f"select * from {n} order by all").fetchall() for n in names}
+from tests.detection_support import catalog_view, copy_hub, export, records_of_run
 
 
 @pytest.mark.parametrize(

@@ -167,3 +167,44 @@ def test_meta_that_is_not_an_object_is_refused(tmp_path):
     write_drop(tmp_path, rows(1))
     (tmp_path / "manifest.json").write_text(json.dumps(["north"]))
     assert "JSON object" in str(refused(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "limit"),
+    [
+        ("accession_number", "A" * 17, 16),
+        ("study_description", "D" * 65, 64),
+        ("modality", "C" * 17, 16),
+    ],
+)
+def test_a_value_over_its_vr_limit_names_row_column_and_limit(tmp_path, column, value, limit):
+    data = rows(3)
+    data[2][column] = value
+    error = refused(write_drop(tmp_path, data))
+    assert (error.row, error.column) == (3, column)
+    assert f"longer than {limit} characters" in str(error) and "VR limit" in str(error)
+
+
+def test_a_nul_byte_in_a_patient_name_is_refused(tmp_path):
+    data = rows(3)
+    data[0]["patient_name"] = "FAKE\x00NAME"
+    error = refused(write_drop(tmp_path, data))
+    assert (error.row, error.column) == (1, "patient_name") and "control character" in str(error)
+
+
+def test_a_csv_with_a_quoted_header_keeps_the_leading_zeros_of_ids(tmp_path):
+    data = [dict(r, patient_id="0012", accession_number="00077") for r in rows(3)]
+    drop = write_drop(tmp_path, data, fmt="csv")
+    assert (drop / "manifest.csv").read_text().startswith('"sop_instance_uid"')
+    manifest = read_drop(drop, "north").manifest
+    assert set(manifest.column("patient_id").to_pylist()) == {"0012"}
+    assert set(manifest.column("accession_number").to_pylist()) == {"00077"}
+
+
+def test_a_csv_row_with_a_field_too_many_is_named_without_its_values(tmp_path):
+    drop = write_drop(tmp_path, rows(3), fmt="csv")
+    lines = (drop / "manifest.csv").read_text().splitlines()
+    lines[2] = lines[2].replace('"P0000"', "P0000,extra")
+    (drop / "manifest.csv").write_text("\n".join(lines) + "\n")
+    error = refused(drop)
+    assert error.row == 2 and "fields" in str(error) and "P0000" not in str(error)
