@@ -85,3 +85,8 @@ select so.spoke_id as spoke,
 from stored_objects so
 group by so.spoke_id
 order by so.spoke_id
+
+-- name: recorded_run_ids
+-- Every run the catalog holds a row for: a run without one never committed.
+select run_id
+from runs
