@@ -10,6 +10,7 @@ runs one command directly.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -50,13 +51,22 @@ def retrieve(config_file: str, study_uid: str, out: str) -> None:
 
 
 COMMANDS = {"reconcile": reconcile, "retrieve": retrieve}
+# What the commands import, some of it lazily (pyarrow loads pandas for a pandas-backed read).
+PRELOAD = (
+    "flows.config",
+    "pandas",
+    "pyarrow.dataset",
+    "pyarrow.pandas_compat",
+    "tasks.reconcile",
+    "tasks.reports",
+    "tasks.retrieve",
+)
 
 
 def serve() -> None:
     """Fork a child per command line (`{"command", "args", "env"}`); answer its exit status."""
-    import tasks.reconcile  # noqa: F401  loaded once, before any fork
-    import tasks.reports  # noqa: F401
-    import tasks.retrieve  # noqa: F401
+    for module in PRELOAD:  # loaded once, before any fork
+        importlib.import_module(module)
 
     for line in sys.stdin:
         request = json.loads(line)

@@ -61,7 +61,9 @@ def hub_copy(archived: Path, to: Path, drop: Path):
     volume by absolute path, so the copy's own volume holds only what runs on the copy write."""
     shutil.copytree(archived, to, ignore=shutil.ignore_patterns("nearline"))
     add_spoke(to / "spokesync.toml", "north", drop)
-    return load_config(to / "spokesync.toml")
+    config = load_config(to / "spokesync.toml")
+    config.volumes[0].mkdir(parents=True)
+    return config
 
 
 def base_runs(config) -> set[str]:
