@@ -6,7 +6,9 @@ archive. So a run killed before its commit can be traced from its work folder al
 walking the volumes. The next run does that under the catalog's writer lock, before publishing
 its own TARs: a published TAR of a run the catalog does not know was renamed under the lock of a
 process that is gone (publishing and the commit share one lock hold), so no catalog row points at
-it and none ever will. A partial TAR is removed once the process named in its name is gone.
+it and none ever will. A partial TAR is removed once the process named in its name is gone
+(on this host: a writer in another PID namespace looks gone, and then its publish fails and
+its run stops without changing the catalog).
 Until then `verify` reports them as orphan and partial TARs. Removing them, rather than reusing
 them, keeps one rule for every kill point: the re-run archives its objects exactly once, in its
 own TARs, and nothing of the killed run stays behind.
