@@ -97,14 +97,16 @@ def clean(runner, archived, drop, tmp_path_factory):
 def test_a_run_killed_at_any_step_leaves_a_whole_catalog_and_the_rerun_converges(
     runner, archived, drop, clean, tmp_path, point, nth
 ):
-    (catalog_before, nearline_before), (catalog_after, nearline_after) = clean
+    (catalog_before, _), (catalog_after, nearline_after) = clean
     config = hub_copy(archived, tmp_path / "hub", drop)
     base = base_runs(config)
     status = reconcile(runner, config, tmp_path, kill_at=f"{point},{nth}")
     assert (status, (tmp_path / "killed-at").read_text()) == (-9, f"{point},{nth}\n")
     committed = RUN_POINTS.index(point) >= COMMITTED_AT
-    killed_catalog, _ = state(config, base)
+    killed_catalog, killed_nearline = state(config, base)
     assert killed_catalog == (catalog_after if committed else catalog_before)
+    if committed:  # the run's TARs are in place and named by the catalog
+        assert killed_nearline == nearline_after
     assert leftovers(config, base) == expected_leftovers(point, nth)
     assert reconcile(runner, config, tmp_path) == 0
     final_catalog, final_nearline = state(config, base)
