@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from catalog import queries
 from catalog.connection import transaction
+from catalog.faults import kill_point
 
 APPLY_STEPS = (
     "insert_new_patients",
@@ -85,7 +86,9 @@ def apply_plan(
     params = {"run_id": run.run_id, "spoke": run.spoke}
     try:
         with transaction(con):
+            kill_point("transaction-begun")
             written = _insert_records(con, run, plan.records, now)
+            kill_point("cc-records-inserted")
             queries.run_script(con, "stage_applied", params)
             for step in APPLY_STEPS:
                 queries.run(con, step, params)
@@ -103,6 +106,7 @@ def apply_plan(
                 tars=tars_written,
                 records=written,
             )
+            kill_point("before-commit")
     finally:
         for name in (*staged, "rec_seq"):
             con.unregister(name)

@@ -15,6 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catalog.errors import NearlineCorrupt, ObjectRefused
+from catalog.faults import kill_point
 from tasks.fingerprints import fingerprint_file
 from tasks.nearline import StagedTar, discard, publish, stage_series_tar, tar_relpath
 
@@ -143,8 +144,10 @@ def _stage_series(
     def check(name: str, source: Path | bytes, sha256: str) -> None:
         row, path = sources[name]
         prints[name] = verified_fingerprint(row, path)
+        kill_point("object-staged")
 
     tar = stage_series_tar(volume, relpath, [(n, p) for n, (_, p) in sources.items()], check=check)
+    kill_point("tar-written")
     members = [
         {
             "sop_instance_uid": sources[m.name][0]["sop_instance_uid"],
@@ -186,6 +189,7 @@ def publish_all(batches: list[ArchiveBatch]) -> int:
     for batch in batches:
         for tar in batch.staged:
             publish(tar)
+            kill_point("tar-renamed")
             count += 1
     return count
 

@@ -139,7 +139,7 @@ def publish(staged: StagedTar) -> Path:
         os.rename(staged.temp_path, final)
     else:
         os.unlink(staged.temp_path)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return final
 
 
@@ -230,10 +230,10 @@ def _make_dirs_durable(volume: Path, directory: Path) -> None:
             current.mkdir()
         except FileExistsError:
             continue
-        _fsync_dir(parent)
+        fsync_dir(parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a folder's entries (new names, renames) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:

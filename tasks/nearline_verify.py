@@ -39,6 +39,11 @@ FindingKind = Literal[
     "corrupt_sums",
 ]
 
+ORPHAN_DETAIL = (
+    "no catalog row points at this TAR; if its run never committed (killed before its "
+    "commit), the next run removes it"
+)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -177,7 +182,7 @@ def verify_volume(volume: Path, expected: dict[str, list[MemberInfo]]) -> list[F
     for relpath in sorted(expected):
         findings += _verify_tar(volume, relpath, expected[relpath])
     findings += [
-        Finding("orphan_tar", volume, rel, None, "no catalog row points at this TAR")
+        Finding("orphan_tar", volume, rel, None, ORPHAN_DETAIL)
         for rel in list_tars(volume)
         if rel not in expected
     ]
@@ -187,7 +192,8 @@ def verify_volume(volume: Path, expected: dict[str, list[MemberInfo]]) -> list[F
             volume,
             rel,
             None,
-            "temporary TAR left by an interrupted archive run; safe to delete",
+            "temporary TAR left by an interrupted archive run; the next run removes it "
+            "once its writer is gone",
         )
         for rel in list_partials(volume)
     ]

@@ -27,7 +27,8 @@ from catalog.errors import (
     ObjectRefused,
     SpokeUnavailable,
 )
-from catalog.runs import last_generated_at
+from catalog.faults import kill_point
+from catalog.runs import last_generated_at, recorded_run_ids
 from tasks.archive import (
     STORED_SCHEMA,
     ArchiveBatch,
@@ -37,6 +38,7 @@ from tasks.archive import (
     stage_batch,
 )
 from tasks.manifests import read_drop
+from tasks.orphans import sweep_orphans
 from tasks.plan import build_plan
 from tasks.spokes.hub import is_pacs, pull_spoke
 
@@ -222,13 +224,16 @@ def commit_run(
     wait: bool | float = True,
     fail_after: str | None = None,
 ) -> dict:
-    """Under the writer lock: check the plan is current, publish TARs, apply in one transaction."""
+    """Under the writer lock: check the plan is current, remove what killed runs left in
+    nearline, publish TARs, apply in one transaction."""
     plan = load_plan(state, batches)
     with ExitStack() as stack:
         try:
             con = stack.enter_context(open_catalog(config.catalog, wait=wait))
             if catalog_version(con) != state.version:
                 raise CatalogChanged(state.spoke)
+            recorded = recorded_run_ids(con)
+            sweep_orphans(config.work, config.volumes, recorded, state.run_id)
         except BaseException:
             discard_all(batches)  # nothing was published yet: leave nearline as it was
             raise
@@ -241,6 +246,7 @@ def commit_run(
             tars_written=tars,
             fail_after=fail_after,
         )
+        kill_point("committed")
     discard_pulled_objects(state)
     return summary(
         state,

@@ -21,6 +21,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catalog import open_catalog
+from catalog.faults import kill_point
 from catalog.report_views import (
     ReportsMissing,
     open_reports,
@@ -67,6 +68,7 @@ def write_reports(
     if reports:
         rebuild_views_file(config.reports)
         clean_temporaries(config.reports)
+    kill_point("reports-written")
     return reports
 
 

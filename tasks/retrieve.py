@@ -27,6 +27,7 @@ from pydicom.dataset import Dataset
 from catalog import open_catalog
 from catalog import retrieve as queries
 from catalog.errors import SpokesyncError
+from catalog.faults import kill_point
 from catalog.retrieve import StoredInstance, StudyResolution
 from tasks.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
 from tasks.dimse_send import (
@@ -150,6 +151,7 @@ def corrected_objects(plan: StudyPlan, now: datetime) -> Iterator[Corrected | Fa
 def correct_one(plan: StudyPlan, inst: StoredInstance, now: datetime) -> Corrected:
     """Read one object by offset (SHA-256 checked) and correct it; keep its bytes if unchanged."""
     data = read_member(tar_of(inst), inst.data_offset, inst.size, inst.sha256)
+    kill_point("object-read")
     ds = pydicom.dcmread(io.BytesIO(data), force=True)
     edits = correct_dataset(ds, plan.target(inst), plan.uid_map, now=now)
     return Corrected(inst, ds, edits, None if edits.changed or edits.meta else data)
@@ -186,10 +188,13 @@ def _place(item: Corrected, final: Path) -> None:
     """Write under a temporary name, then rename: a reader never sees half a file."""
     temp = final.with_name(final.name + ".partial")
     try:
-        os.replace(write_object(item, temp), final)
+        write_object(item, temp)
+        kill_point("object-written")
+        os.replace(temp, final)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    kill_point("object-renamed")
 
 
 def export_to_folder(plan: StudyPlan, out: Path, *, now: datetime | None = None) -> RetrieveResult:

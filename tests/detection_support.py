@@ -116,3 +116,15 @@ def expected_records(truth) -> list[tuple]:
 def _key(kind, status, sources, targets, attributes) -> tuple:
     attrs = tuple(sorted((k, tuple(v)) for k, v in (attributes or {}).items()))
     return kind, status, tuple(sources), tuple(targets), attrs
+
+
+def split_delete_correct(table) -> list:
+    """A split, a deleted series and a corrected study description on north's first studies."""
+    from tasks import simulator as sim
+
+    studies = sim.study_uids(table)
+    return [
+        sim.split_half(table, studies[0], "orthanc"),
+        sim.delete_last_series(table, studies[2]),
+        sim.Correct("study", studies[3], "study_description", "CHANGED", "impax"),
+    ]

@@ -96,3 +96,8 @@ from stored_objects so
 left join instances i using (object_id)
 where so.volume = $volume and so.tar_path = $tar_path
 order by so.data_offset, sop_instance_uid
+
+-- name: recorded_run_ids
+-- Every run the catalog holds a row for: a run without one never committed.
+select run_id
+from runs

@@ -8,7 +8,13 @@ from catalog.errors import MassDeletionBlocked
 from flows.config import add_spoke, load_config
 from tasks import simulator as sim
 from tasks.reconcile import run_spoke
-from tests.detection_support import catalog_view, copy_hub, export, records_of_run
+from tests.detection_support import (
+    catalog_view,
+    copy_hub,
+    export,
+    records_of_run,
+    split_delete_correct,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,13 +28,7 @@ from tests.detection_support import catalog_view, copy_hub, export, records_of_r
     ],
 )
 def test_error_mid_run_leaves_the_catalog_exactly_as_before(archived, sample_drops, tmp_path, step):
-    table = sim.manifest_of(sample_drops["north"])
-    studies = sim.study_uids(table)
-    ops = [
-        sim.split_half(table, studies[0], "orthanc"),
-        sim.delete_last_series(table, studies[2]),
-        sim.Correct("study", studies[3], "study_description", "CHANGED", "impax"),
-    ]
+    ops = split_delete_correct(sim.manifest_of(sample_drops["north"]))
     drop = tmp_path / "drop"
     sim.apply_operations(sample_drops["north"], ops, drop)
     config = copy_hub(archived, tmp_path / "hub", "north", drop)

@@ -1,0 +1,47 @@
+"""Kill points: named, off unless the environment asks, and fatal exactly where asked."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from catalog.faults import KILL_ENV, KILL_POINTS, MARK_ENV, kill_point, parse_kill_at
+
+
+def test_kill_at_names_a_point_and_optionally_its_occurrence():
+    assert parse_kill_at("tar-renamed") == ("tar-renamed", 1)
+    assert parse_kill_at("tar-renamed,3") == ("tar-renamed", 3)
+    assert parse_kill_at("") is None and parse_kill_at(None) is None
+
+
+@pytest.mark.parametrize("value", ["tar-renamd", "tar-renamed,0", "tar-renamed,x"])
+def test_a_misspelt_kill_request_is_refused_with_the_known_points(value):
+    with pytest.raises(ValueError, match=KILL_ENV):
+        parse_kill_at(value)
+
+
+def test_every_point_passes_quietly_when_another_point_is_asked_for(monkeypatch):
+    monkeypatch.setenv(KILL_ENV, "reports-written")
+    for point in KILL_POINTS:
+        if point != "reports-written":
+            kill_point(point)
+
+
+def test_a_call_at_an_unnamed_point_is_a_programming_error():
+    with pytest.raises(ValueError, match="not a kill point"):
+        kill_point("somewhere")
+
+
+def test_the_process_dies_by_sigkill_at_the_asked_occurrence_and_marks_it(tmp_path):
+    mark = tmp_path / "mark"
+    pid = os.fork()
+    if pid == 0:  # the child counts two passes, dies on the third
+        os.environ.update({KILL_ENV: "object-read,3", MARK_ENV: str(mark)})
+        for _ in range(5):
+            kill_point("object-read")
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert mark.read_text() == "object-read,3\n"
