@@ -18,7 +18,7 @@ from catalog import open_catalog
 from catalog.apply import PlanTables, apply_plan, catalog_version
 from tasks.archive import STORED_SCHEMA, ArchiveBatch, discard_all, publish_all, stage_batch
 from tasks.run_plan import plan_locked
-from tasks.run_state import PLAN_FILES, RunState, summary
+from tasks.run_state import PLAN_FILES, RunState, summary, timed
 
 if TYPE_CHECKING:
     import duckdb
@@ -53,9 +53,12 @@ def commit_run(
     fail_after: str | None = None,
 ) -> dict:
     """Under the writer lock: re-plan if another run committed since planning, publish, apply."""
+    if batches:
+        state.steps["archive"] = (min(b.started for b in batches), max(b.ended for b in batches))
     with ExitStack() as stack:
         try:
             con = stack.enter_context(open_catalog(config.catalog, wait=wait))
+            stack.enter_context(timed(state, "commit"))
             if catalog_version(con) != state.version:
                 batches = replan(con, config, state, batches)
             plan = load_plan(state, batches)

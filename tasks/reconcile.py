@@ -20,7 +20,7 @@ from tasks.archive import ArchiveBatch, discard_all, stage_batch
 from tasks.commit import commit_run, commit_run_task, load_plan
 from tasks.manifests import read_drop
 from tasks.run_plan import guard, plan_run, refuse_stale
-from tasks.run_state import RunState, new_run, summary
+from tasks.run_state import RunState, new_run, summary, timed
 from tasks.spokes.hub import pull_spoke
 
 if TYPE_CHECKING:
@@ -41,10 +41,11 @@ __all__ = [  # the steps, importable from here as before the split
 
 def pull_and_stage(config: Config, state: RunState, *, wait: bool | float = True) -> RunState:
     """A PACS spoke is listed and its new objects fetched first; then the drop is staged."""
-    if state.pulled:
-        pulled = pull_spoke(config, state.spoke, state.drop, wait=wait)
-        state.fetched, state.unsupplied = pulled.fetched, pulled.unsupplied
-    return stage_manifest(state)
+    with timed(state, "stage"):
+        if state.pulled:
+            pulled = pull_spoke(config, state.spoke, state.drop, wait=wait)
+            state.fetched, state.unsupplied = pulled.fetched, pulled.unsupplied
+        return stage_manifest(state)
 
 
 def stage_manifest(state: RunState) -> RunState:

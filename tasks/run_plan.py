@@ -15,7 +15,7 @@ from catalog.errors import ManifestInvalid, MassDeletionBlocked
 from catalog.runs import last_generated_at
 from tasks.archive import series_batches
 from tasks.plan import build_plan
-from tasks.run_state import PLAN_FILES, RunState
+from tasks.run_state import PLAN_FILES, RunState, timed
 
 if TYPE_CHECKING:
     import duckdb
@@ -31,7 +31,7 @@ def plan_run(
     DuckDB reads the staged manifest file itself: the plan never holds the manifest in memory.
     """
     state.allow_mass_delete = allow_mass_delete
-    with open_catalog(config.catalog, wait=wait) as con:
+    with open_catalog(config.catalog, wait=wait) as con, timed(state, "plan"):
         return plan_locked(con, config, state)
 
 

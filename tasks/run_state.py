@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,7 @@ class RunState:
     unsupplied: tuple[str, ...] = ()  # manifest columns the PACS did not return
     allow_mass_delete: bool = False  # the operator confirmed a mass deletion (kept for a re-plan)
     replanned: bool = False  # the commit found the catalog moved and planned again
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # wall-clock intervals
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -93,4 +97,13 @@ def summary(
         "cc_records": records,
         "plan": str(state.path("records")),
         "replanned": state.replanned,
+        "steps": dict(state.steps),
     }
+
+
+@contextmanager
+def timed(state: RunState, step: str) -> Iterator[None]:
+    """Record when a step of the run started and ended (epoch seconds, comparable across runs)."""
+    started = time.time()
+    yield
+    state.steps[step] = (started, time.time())
