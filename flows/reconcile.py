@@ -114,7 +114,8 @@ def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict
 
     Pulls run in parallel; plans and commits run one at a time in this flow (and queue on the
     catalog lock and the catalog-writer tag); each spoke's batches are staged while the next
-    spokes plan. A commit that finds the catalog moved re-plans under the lock (tasks/commit.py).
+    spokes plan. Before each plan, spokes whose batches are all staged commit, so a quiet night
+    plans every spoke once; a commit that finds the catalog moved re-plans under the lock.
     """
     config = load_config(Path(config_file) if config_file else None)
     results: dict[str, dict] = {}
@@ -122,21 +123,30 @@ def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict
         spoke: _guarded(results, spoke, partial(_start_pull, config, spoke, wait))
         for spoke in sorted(config.spokes)
     }
-    staging = {
-        spoke: _guarded(results, spoke, partial(_plan_and_stage, config, pull, wait))
-        for spoke, pull in pulls.items()
-        if pull is not None
-    }
-    for spoke, staged in staging.items():
-        if staged is not None:
-            state, futures = staged
-            step = partial(commit_and_report, config, state, futures, wait)
-            result = _guarded(results, spoke, step)
-            if result is not None:
-                results[spoke] = result
+    staging: dict[str, tuple[RunState, list[PrefectFuture]]] = {}
+    for spoke, pull in pulls.items():
+        _commit_staged(config, staging, results, wait, only_ready=True)
+        if pull is not None:
+            staged = _guarded(results, spoke, partial(_plan_and_stage, config, pull, wait))
+            if staged is not None:
+                staging[spoke] = staged
+    _commit_staged(config, staging, results, wait, only_ready=False)
     if any(r["status"] == "failed" for r in results.values()):
         raise SpokesFailed(results)
     return dict(sorted(results.items()))
+
+
+def _commit_staged(
+    config: Config, staging: dict, results: dict[str, dict], wait: bool, *, only_ready: bool
+) -> None:
+    """Commit the staged spokes (only those whose batches all finished, if `only_ready`)."""
+    for spoke, (state, futures) in list(staging.items()):
+        if only_ready and not all(f.state.is_final() for f in futures):
+            continue
+        del staging[spoke]
+        result = _guarded(results, spoke, partial(commit_and_report, config, state, futures, wait))
+        if result is not None:
+            results[spoke] = result
 
 
 def _start_pull(config: Config, spoke: str, wait: bool) -> PrefectFuture:
