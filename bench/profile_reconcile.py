@@ -169,15 +169,20 @@ def totals_table(blocks: list[dict], top: int) -> str:
 @contextmanager
 def profiled(profiler: Profiler):
     """Route catalog.queries through the profiler, and time opening and closing the catalog."""
-    import tasks.reconcile as steps
+    import tasks.commit
+    import tasks.run_plan
 
-    saved = queries.run, queries.run_script, steps.open_catalog
+    modules = (tasks.run_plan, tasks.commit)  # the steps that open the catalog
+    saved = queries.run, queries.run_script, [m.open_catalog for m in modules]
     queries.run, queries.run_script = profiler.run, profiler.run_script
-    steps.open_catalog = profiler.timed_open(steps.open_catalog)
+    for module in modules:
+        module.open_catalog = profiler.timed_open(module.open_catalog)
     try:
         yield profiler
     finally:
-        queries.run, queries.run_script, steps.open_catalog = saved
+        queries.run, queries.run_script, opens = saved
+        for module, opened in zip(modules, opens, strict=True):
+            module.open_catalog = opened
 
 
 def profile_steps(config_file: Path, drop: Path, profiler: Profiler) -> dict[str, float]:

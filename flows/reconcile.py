@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
 from prefect.futures import wait as wait_for
 
-from flows.config import load_config
+from flows.config import Config, load_config
 from tasks.archive import ArchiveBatch, archive_batch_task, discard_all
-from tasks.reconcile import (
-    commit_run_task,
-    new_run,
-    plan_run_task,
-    pull_manifest_task,
-    summary,
-)
+from tasks.commit import commit_run_task
+from tasks.reconcile import plan_run_task, pull_manifest_task
 from tasks.reports import publish_artifacts, write_reports_task
+from tasks.run_state import RunState, new_run, summary
 
 
 class SpokesFailed(RuntimeError):
@@ -38,11 +36,19 @@ def reconcile_spoke(
     allow_mass_delete: bool = False,
 ) -> dict:
     """Reconcile one spoke's drop against the catalog, archiving what is new."""
-    logger = get_run_logger()
     config = load_config(Path(config_file) if config_file else None)
     state = new_run(config, spoke, Path(drop) if drop else None)
     state = pull_manifest_task(config, state, wait)
     state = plan_run_task(config, state, wait, allow_mass_delete)
+    log_plan(state)
+    if dry_run:
+        return summary(state, status="dry_run")
+    return commit_and_report(config, state, submit_batches(config, state), wait)
+
+
+def log_plan(state: RunState) -> None:
+    """What the plan found, in counts (and the manifest columns a PACS left out)."""
+    logger = get_run_logger()
     logger.info(
         "run %s: %d manifest rows (%d objects fetched from the spoke), plan %s, "
         "%d new instances in %d batches",
@@ -57,32 +63,22 @@ def reconcile_spoke(
         logger.warning(
             "spoke %s does not return %s: filled from the objects and the catalog, so changes "
             "to them are not seen from this spoke",
-            spoke,
+            state.spoke,
             ", ".join(state.unsupplied),
         )
-    if dry_run:
-        return summary(state, status="dry_run")
-    batches = archive_batches(config.volumes, state)
-    result = commit_run_task(config, state, batches, wait)
-    logger.info(
-        "run %s committed: %d instances, %d TARs, %d bytes, %d cc records",
-        state.run_id,
-        state.new_instances,
-        result["tars_written"],
-        result["bytes_archived"],
-        result["cc_records"],
-    )
-    reports = write_reports_task(config, result["run_id"], wait)
-    publish_artifacts(reports[-1])
-    return result
 
 
-def archive_batches(volumes: list[Path], state) -> list[ArchiveBatch]:
-    """Stage every batch in parallel; if one fails, discard what the others staged."""
-    futures = [
-        archive_batch_task.submit(state.drop, path, volumes, state.run_id, state.started_at.date())
+def submit_batches(config: Config, state: RunState) -> list[PrefectFuture]:
+    """Start staging every batch of the run's new objects (in parallel, outside the lock)."""
+    day = state.started_at.date()
+    return [
+        archive_batch_task.submit(state.drop, path, config.volumes, state.run_id, day)
         for path in state.batch_paths
     ]
+
+
+def archived(futures: list[PrefectFuture]) -> list[ArchiveBatch]:
+    """Wait for a run's batches; if one failed, discard what the others staged."""
     wait_for(futures)
     states = [f.state for f in futures]
     done = [s.result() for s in states if s.is_completed()]
@@ -93,20 +89,83 @@ def archive_batches(volumes: list[Path], state) -> list[ArchiveBatch]:
     return done
 
 
+def commit_and_report(
+    config: Config, state: RunState, futures: list[PrefectFuture], wait: bool
+) -> dict:
+    """Commit the run once its batches are staged, then write and publish its reports."""
+    result = commit_run_task(config, state, archived(futures), wait)
+    get_run_logger().info(
+        "run %s committed: %d instances, %d TARs, %d bytes, %d cc records%s",
+        state.run_id,
+        result["new_instances"],
+        result["tars_written"],
+        result["bytes_archived"],
+        result["cc_records"],
+        " (re-planned: another run committed first)" if result["replanned"] else "",
+    )
+    reports = write_reports_task(config, result["run_id"], wait)
+    publish_artifacts(reports[-1])
+    return result
+
+
 @flow(name="nightly-reconcile")
 def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict[str, dict]:
-    """Reconcile every configured spoke; one failing spoke does not stop the others."""
-    logger = get_run_logger()
+    """Reconcile every configured spoke; one failing spoke does not stop the others.
+
+    Pulls run in parallel; plans and commits run one at a time in this flow (and queue on the
+    catalog lock and the catalog-writer tag); each spoke's batches are staged while the next
+    spokes plan. Before each plan, spokes whose batches are all staged commit, so a quiet night
+    plans every spoke once; a commit that finds the catalog moved re-plans under the lock.
+    """
     config = load_config(Path(config_file) if config_file else None)
     results: dict[str, dict] = {}
-    for spoke in sorted(config.spokes):
-        state = reconcile_spoke(spoke, config_file=str(config.file), wait=wait, return_state=True)
-        if state.is_completed():
-            results[spoke] = state.result()
-        else:
-            error = state.result(raise_on_failure=False)
-            logger.error("spoke %s failed: %s", spoke, error)
-            results[spoke] = {"spoke": spoke, "status": "failed", "error": str(error)}
+    pulls = {
+        spoke: _guarded(results, spoke, partial(_start_pull, config, spoke, wait))
+        for spoke in sorted(config.spokes)
+    }
+    staging: dict[str, tuple[RunState, list[PrefectFuture]]] = {}
+    for spoke, pull in pulls.items():
+        _commit_staged(config, staging, results, wait, only_ready=True)
+        if pull is not None:
+            staged = _guarded(results, spoke, partial(_plan_and_stage, config, pull, wait))
+            if staged is not None:
+                staging[spoke] = staged
+    _commit_staged(config, staging, results, wait, only_ready=False)
     if any(r["status"] == "failed" for r in results.values()):
         raise SpokesFailed(results)
-    return results
+    return dict(sorted(results.items()))
+
+
+def _commit_staged(
+    config: Config, staging: dict, results: dict[str, dict], wait: bool, *, only_ready: bool
+) -> None:
+    """Commit the staged spokes (only those whose batches all finished, if `only_ready`)."""
+    for spoke, (state, futures) in list(staging.items()):
+        if only_ready and not all(f.state.is_final() for f in futures):
+            continue
+        del staging[spoke]
+        result = _guarded(results, spoke, partial(commit_and_report, config, state, futures, wait))
+        if result is not None:
+            results[spoke] = result
+
+
+def _start_pull(config: Config, spoke: str, wait: bool) -> PrefectFuture:
+    return pull_manifest_task.submit(config, new_run(config, spoke), wait)
+
+
+def _plan_and_stage(
+    config: Config, pull: PrefectFuture, wait: bool
+) -> tuple[RunState, list[PrefectFuture]]:
+    state = plan_run_task(config, pull.result(), wait)
+    log_plan(state)
+    return state, submit_batches(config, state)
+
+
+def _guarded(results: dict[str, dict], spoke: str, step):
+    """Run one spoke's step; a failure is that spoke's outcome, never the other spokes'."""
+    try:
+        return step()
+    except Exception as exc:
+        get_run_logger().error("spoke %s failed: %s", spoke, exc)
+        results[spoke] = {"spoke": spoke, "status": "failed", "error": str(exc)}
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -39,6 +40,8 @@ class ArchiveBatch:
 
     staged: list[StagedTar]
     stored_path: Path
+    started: float = 0.0  # epoch seconds: when staging began and ended
+    ended: float = 0.0
 
 
 def series_batches(new_rows: pa.Table, series_per_batch: int) -> list[pa.Table]:
@@ -100,6 +103,7 @@ def stage_batch(
     drop: Path, batch_path: Path, volumes: list[Path], batch: str, archived_on: date
 ) -> ArchiveBatch:
     """Stage one TAR per series of the batch; on any refusal remove what this batch staged."""
+    started = time.time()
     staged: list[StagedTar] = []
     stored: list[dict] = []
     try:
@@ -113,7 +117,7 @@ def stage_batch(
         for tar in staged:
             discard(tar)
         raise
-    return ArchiveBatch(staged, stored_path)
+    return ArchiveBatch(staged, stored_path, started, time.time())
 
 
 def _by_series(rows: pa.Table) -> list[list[dict]]:

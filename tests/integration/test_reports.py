@@ -127,16 +127,16 @@ HOLD_MID_RUN = textwrap.dedent(
     """
     import sys, time
     from flows.config import load_config
-    from tasks import reconcile
+    from tasks import commit, reconcile
 
-    real = reconcile.apply_plan
+    real = commit.apply_plan
 
     def held(con, *args, **kwargs):  # inside commit: writer lock held, catalog file open
         print("holding", flush=True)
         time.sleep(300)
         return real(con, *args, **kwargs)
 
-    reconcile.apply_plan = held
+    commit.apply_plan = held
     reconcile.run_spoke(load_config(sys.argv[1]), "north")
     """
 )
