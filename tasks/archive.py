@@ -15,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catalog.errors import NearlineCorrupt, ObjectRefused
-from tasks.archive_prints import BatchPrints
+from tasks.fingerprints import fingerprint_file
 from tasks.nearline import StagedTar, discard, publish, stage_series_tar, tar_relpath
 
 STORED_SCHEMA = pa.schema(
@@ -89,19 +89,14 @@ def choose_volume(volumes: list[Path], needed: int) -> Path:
 def stage_batch(
     drop: Path, batch_path: Path, volumes: list[Path], batch: str, archived_on: date
 ) -> ArchiveBatch:
-    """Stage one TAR per series of the batch; on any refusal remove what this batch staged.
-
-    The objects' fingerprints are computed in worker processes while the TARs are written.
-    """
+    """Stage one TAR per series of the batch; on any refusal remove what this batch staged."""
     staged: list[StagedTar] = []
     stored: list[dict] = []
-    series = [_sources(drop, rows) for rows in _by_series(pq.read_table(batch_path))]
     try:
-        with BatchPrints([path for sources in series for _, path in sources.values()]) as prints:
-            for sources in series:
-                tar, members = _stage_series(sources, prints, volumes, batch, archived_on)
-                staged.append(tar)
-                stored.extend(members)
+        for series_rows in _by_series(pq.read_table(batch_path)):
+            tar, members = _stage_series(drop, series_rows, volumes, batch, archived_on)
+            staged.append(tar)
+            stored.extend(members)
         stored_path = batch_path.with_name(batch_path.stem + "-stored.parquet")
         pq.write_table(pa.Table.from_pylist(stored, schema=STORED_SCHEMA), stored_path)
     except BaseException:
@@ -118,35 +113,27 @@ def _by_series(rows: pa.Table) -> list[list[dict]]:
     return list(groups.values())
 
 
-def _sources(drop: Path, rows: list[dict]) -> dict[str, tuple[dict, Path]]:
-    """One series' TAR member names -> (manifest row, object file in the drop)."""
-    return {
+def _stage_series(
+    drop: Path, rows: list[dict], volumes: list[Path], batch: str, archived_on: date
+) -> tuple[StagedTar, list[dict]]:
+    first = rows[0]
+    sources = {
         f"{r['sop_instance_uid']}.dcm": (
             r,
             resolve_object(drop, r["object_uri"], r["sop_instance_uid"]),
         )
         for r in rows
     }
-
-
-def _stage_series(
-    sources: dict[str, tuple[dict, Path]],
-    prints: BatchPrints,
-    volumes: list[Path],
-    batch: str,
-    archived_on: date,
-) -> tuple[StagedTar, list[dict]]:
-    first = next(iter(sources.values()))[0]
     needed = sum(os.path.getsize(path) for _, path in sources.values())
     volume = choose_volume(volumes, needed)
     relpath = tar_relpath(
         archived_on, first["study_instance_uid"], first["series_instance_uid"], batch
     )
-    checked: dict[str, str] = {}
+    prints: dict[str, str] = {}
 
     def check(name: str, source: Path | bytes, sha256: str) -> None:
         row, path = sources[name]
-        checked[name] = verified_fingerprint(row, prints.get(path))
+        prints[name] = verified_fingerprint(row, path)
 
     tar = stage_series_tar(volume, relpath, [(n, p) for n, (_, p) in sources.items()], check=check)
     members = [
@@ -158,15 +145,16 @@ def _stage_series(
             "data_offset": m.offset,
             "size": m.size,
             "sha256": m.sha256,
-            "fingerprint": checked[m.name],
+            "fingerprint": prints[m.name],
         }
         for m in tar.members
     ]
     return tar, members
 
 
-def verified_fingerprint(row: dict, computed: str) -> str:
-    """The object's fingerprint; refuse the object when the manifest promised another one."""
+def verified_fingerprint(row: dict, path: Path) -> str:
+    """Fingerprint the object's bytes; refuse it when the manifest promised another one."""
+    computed = fingerprint_file(path)
     promised = row.get("fingerprint")
     if promised and promised != computed:
         raise ObjectRefused(
