@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
@@ -51,9 +52,8 @@ def pull_and_stage(config: Config, state: RunState, *, wait: bool | float = True
 def stage_manifest(state: RunState) -> RunState:
     """Read and validate the drop; keep its manifest (with row ids) and deletions as Parquet."""
     drop = read_drop(state.drop, state.spoke)
-    manifest = drop.manifest.append_column(
-        "row_id", pa.array(range(len(drop.manifest)), pa.int64())
-    )
+    row_ids = pa.array(np.arange(len(drop.manifest), dtype=np.int64))  # not a Python range
+    manifest = drop.manifest.append_column("row_id", row_ids)
     pq.write_table(manifest, state.path("manifest"), row_group_size=122_880)
     if drop.deletions is not None:
         pq.write_table(drop.deletions, state.path("deletions"))
