@@ -72,7 +72,9 @@ def test_a_wrong_password_is_refused_with_the_http_status(web_hub, monkeypatch):
 
 
 def test_an_unknown_calling_ae_title_is_rejected_by_the_pacs(web_hub):
-    refused(web_hub("dimse", calling_aet="INTRUDER"), "rejected")
+    # Orthanc sends A-ASSOCIATE-RJ and closes the socket; on a loaded machine pynetdicom may
+    # see the close before it reads the RJ PDU and reports the association as aborted.
+    refused(web_hub("dimse", calling_aet="INTRUDER"), r"(rejected|aborted) \(calling AE INTRUDER\)")
 
 
 def test_a_qido_page_that_times_out_stops_the_run(web_hub, orthanc_north):
