@@ -109,9 +109,7 @@ def replan(
     keep = reusable_tars(stored, new_rows)
     tars = [tar for batch in batches for tar in batch.staged]
     discard_all([ArchiveBatch([t for t in tars if t.relpath not in keep], Path())])
-    kept_stored = stored.filter(
-        pc.is_in(stored.column("tar_path"), pa.array(sorted(keep), pa.string()))
-    )
+    kept_stored = stored.filter(_among(stored, "tar_path", keep))
     kept = ArchiveBatch([t for t in tars if t.relpath in keep], state.work / "replan-kept.parquet")
     pq.write_table(kept_stored, kept.stored_path)
     missing = pc.invert(

@@ -25,10 +25,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from tasks.nearline import fsync_dir, tar_relpath, volume_path
+from tasks.run_state import BATCH_GLOB
 
 log = logging.getLogger("spokesync.orphans")
 SWEPT = "orphans-removed"  # marker in a dead run's work folder: its nearline files are gone
-BATCH_GLOB = "new-[0-9][0-9][0-9][0-9][0-9].parquet"
 
 
 def sweep_orphans(work_root: Path, volumes: list[Path], recorded: set[str], current: str) -> int:

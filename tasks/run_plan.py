@@ -15,7 +15,7 @@ from catalog.errors import ManifestInvalid, MassDeletionBlocked
 from catalog.runs import last_generated_at
 from tasks.archive import series_batches
 from tasks.plan import build_plan
-from tasks.run_state import PLAN_FILES, RunState, timed
+from tasks.run_state import BATCH_NAME, PLAN_FILES, RunState, timed
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,7 +89,7 @@ def _write_batches(
     for number, batch in enumerate(
         series_batches(new_rows, config.policies.archive_batch_series), start=1
     ):
-        path = state.work / f"new-{number:05d}.parquet"
+        path = state.work / BATCH_NAME.format(number)
         pq.write_table(batch, path)
         state.batch_paths.append(path)
 

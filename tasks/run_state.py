@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from flows.config import Config
 
 PLAN_FILES = ("records", "members", "attributes", "stale")
+# A run's batches of new objects in its work folder; the orphan sweep finds them by this glob.
+BATCH_NAME = "new-{:05d}.parquet"
+BATCH_GLOB = "new-[0-9][0-9][0-9][0-9][0-9].parquet"
 
 
 @dataclass

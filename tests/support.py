@@ -81,3 +81,13 @@ def system_tool(name: str) -> str | None:
         if p and os.path.realpath(p) != venv_bin
     )
     return shutil.which(name, path=path)
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    """Damage one byte of a (read-only) nearline file in place, as a failing disk would."""
+    path.chmod(0o644)  # nearline TARs are read-only
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))

@@ -22,6 +22,7 @@ from tasks.reconcile import run_spoke
 from tasks.retrieve import plan_study, tar_of
 from tasks.verify import verify_nearline
 from tests.integration.test_retrieve_storescp import storescp  # noqa: F401  a fixture
+from tests.support import flip_byte
 
 STRAY_SERIES = "2.25.999"
 
@@ -46,15 +47,6 @@ def series_of(config, study: str, index: int) -> list:
     return [i for i in instances if i.tar_path == tars[index]]
 
 
-def flip(path: Path, offset: int) -> None:
-    path.chmod(0o644)  # nearline TARs are read-only
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        byte = f.read(1)
-        f.seek(offset)
-        f.write(bytes([byte[0] ^ 0xFF]))
-
-
 def make_faults(config, studies: list[str]) -> tuple[dict, dict]:
     """One fault per TAR, on different studies where retrieval should tell them apart."""
     data, truncated, missing = (series_of(config, s, 0) for s in studies[:3])
@@ -62,13 +54,13 @@ def make_faults(config, studies: list[str]) -> tuple[dict, dict]:
     victims = {"data": data[4], "truncated": truncated[5], "missing": missing[0],
                "sums": sums[0], "header": header[2]}  # fmt: skip
     paths = {fault: tar_of(inst) for fault, inst in victims.items()}
-    flip(paths["data"], data[4].data_offset + data[4].size // 2)
+    flip_byte(paths["data"], data[4].data_offset + data[4].size // 2)
     paths["truncated"].chmod(0o644)
     os.truncate(paths["truncated"], truncated[5].data_offset + 7)
     paths["missing"].unlink()
     [(_, sums_at, _)] = [h for h in read_headers(paths["sums"]) if h[0] == SUMS_NAME]
-    flip(paths["sums"], sums_at + 3)
-    flip(paths["header"], header[2].data_offset - 512 + 20)  # the member's name, in its header
+    flip_byte(paths["sums"], sums_at + 3)
+    flip_byte(paths["header"], header[2].data_offset - 512 + 20)  # the member's name, in its header
     volume, today = config.volumes[0], datetime.date.today()
     orphan = tar_relpath(today, studies[4], STRAY_SERIES, "orphan")
     paths["orphan"] = publish(stage_series_tar(volume, orphan, [("1.2.3.dcm", b"x" * 300)]))

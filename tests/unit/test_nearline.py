@@ -31,6 +31,7 @@ from tasks.nearline_verify import (
     scan_tar,
     verify_volume,
 )
+from tests.support import flip_byte
 
 STUDY = "1.2.826.0.1.3680043.8.498.1"
 SERIES = "1.2.826.0.1.3680043.8.498.1.1"
@@ -67,15 +68,6 @@ def _bytes_of(source: Path | bytes) -> bytes:
 def _publish(volume: Path, sources: list[tuple[str, Path | bytes]], relpath: str = RELPATH):
     staged = stage_series_tar(volume, relpath, sources)
     return staged, publish(staged)
-
-
-def _flip_byte(path: Path, offset: int) -> None:
-    path.chmod(0o644)
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        byte = f.read(1)
-        f.seek(offset)
-        f.write(bytes([byte[0] ^ 0xFF]))
 
 
 def test_tar_relpath_builds_dated_study_series_batch_path() -> None:
@@ -235,7 +227,7 @@ def test_staging_on_an_unmounted_volume_is_refused(tmp_path) -> None:
 def test_a_flipped_byte_makes_read_member_raise_naming_the_tar(volume, sources) -> None:
     staged, final = _publish(volume, sources)
     member = staged.members[1]
-    _flip_byte(final, member.offset + 10)
+    flip_byte(final, member.offset + 10)
     with pytest.raises(NearlineCorrupt) as err:
         read_member(final, member.offset, member.size, member.sha256)
     assert str(final) in str(err.value) and f"offset {member.offset}" in str(err.value)
@@ -280,7 +272,7 @@ def test_a_damaged_header_makes_the_tar_unreadable_but_intact_members_still_veri
     volume, sources
 ) -> None:
     staged, final = _publish(volume, sources)
-    _flip_byte(final, staged.members[2].offset - 512 + 20)  # inside the third member's header
+    flip_byte(final, staged.members[2].offset - 512 + 20)  # inside the third member's header
     with pytest.raises(NearlineCorrupt):
         scan_tar(final)
     findings = verify_volume(volume, {RELPATH: staged.members})
@@ -301,7 +293,7 @@ def test_verify_volume_finds_a_missing_tar(volume, sources) -> None:
 
 def test_verify_volume_finds_the_corrupt_member_only(volume, sources) -> None:
     staged, final = _publish(volume, sources)
-    _flip_byte(final, staged.members[2].offset)
+    flip_byte(final, staged.members[2].offset)
     findings = verify_volume(volume, {RELPATH: staged.members})
     assert [(f.kind, f.member) for f in findings] == [("corrupt_member", "1.2.3.4.3.dcm")]
     assert staged.members[2].sha256 in findings[0].detail
