@@ -101,10 +101,21 @@ def _show(column: pa.ChunkedArray, row: int | None) -> str:
 
 def check(table: pa.Table, file: str) -> None:
     """Raise ManifestInvalid for the first broken rule, naming its row (1 = first data row)."""
+    check_rows(table, file)
+    check_groups(table, file)
+
+
+def check_rows(table: pa.Table, file: str) -> None:
+    """The rules each row keeps on its own: a part of a manifest can be checked alone."""
     _check_present(table, file)
     _check_uids(table, file)
     _check_fingerprints(table, file)
     _check_text(table, file)
+
+
+def check_groups(table: pa.Table, file: str) -> None:
+    """The rules across rows: one row per SOP instance, one study per series, one patient per
+    study. Only the UID columns and patient_id are read."""
     _check_unique_sops(table, file)
     _check_one_parent(table, file, "series_instance_uid", "study_instance_uid", "series")
     _check_one_parent(table, file, "study_instance_uid", "patient_id", "study")

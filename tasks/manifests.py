@@ -36,6 +36,15 @@ class Drop:
 
 def read_drop(path: Path, spoke: str) -> Drop:
     """Read and validate the drop at `path` for `spoke`; raise ManifestInvalid on any bad input."""
+    path = drop_folder(path)
+    generated_at = read_meta(path / "manifest.json", spoke)
+    manifest = read_manifest_table(path)
+    deletions = read_deletions(path / "deletions.parquet")
+    return Drop(path, spoke, generated_at, manifest, deletions)
+
+
+def drop_folder(path: Path) -> Path:
+    """The drop's folder, refused by name when it does not exist."""
     path = Path(path)
     if not path.is_dir():
         raise ManifestInvalid(
@@ -43,10 +52,7 @@ def read_drop(path: Path, spoke: str) -> Drop:
             "the drop folder does not exist",
             fix="point the spoke at the folder that holds manifest.json",
         )
-    generated_at = read_meta(path / "manifest.json", spoke)
-    manifest = read_manifest_table(path)
-    deletions = read_deletions(path / "deletions.parquet")
-    return Drop(path, spoke, generated_at, manifest, deletions)
+    return path
 
 
 def read_meta(file: Path, spoke: str) -> datetime:
@@ -101,32 +107,41 @@ def _parse_time(value: object, file: Path) -> datetime:
 
 def read_manifest_table(drop: Path) -> pa.Table:
     """manifest.parquet (or manifest.csv), conformed to the schema and checked row by row."""
-    parquet, csv = drop / "manifest.parquet", drop / "manifest.csv"
-    if parquet.exists():
-        file, raw = parquet, _read_parquet(parquet)
-    elif csv.exists():
-        file, raw = csv, _read_csv(csv)
-    else:
-        raise ManifestInvalid(
-            str(parquet),
-            "file is missing",
-            fix="write manifest.parquet (or manifest.csv with the same header)",
-        )
+    file = manifest_file(drop)
+    raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
     table = manifest_rules.conform(raw, str(file))
     manifest_rules.check(table, str(file))
     check_object_uris(table, str(file))
     return table
 
 
+def manifest_file(drop: Path) -> Path:
+    """The drop's manifest.parquet, else its manifest.csv; refused when it has neither."""
+    parquet, csv = drop / "manifest.parquet", drop / "manifest.csv"
+    if parquet.exists():
+        return parquet
+    if csv.exists():
+        return csv
+    raise ManifestInvalid(
+        str(parquet),
+        "file is missing",
+        fix="write manifest.parquet (or manifest.csv with the same header)",
+    )
+
+
 def _read_parquet(file: Path) -> pa.Table:
     try:
         return pq.read_table(file)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ManifestInvalid(
-            str(file),
-            f"not a readable Parquet file ({exc})",
-            fix="write the file again; it may be truncated",
-        ) from None
+        raise unreadable(file, exc) from None
+
+
+def unreadable(file: Path, exc: Exception) -> ManifestInvalid:
+    return ManifestInvalid(
+        str(file),
+        f"not a readable Parquet file ({exc})",
+        fix="write the file again; it may be truncated",
+    )
 
 
 def _read_csv(file: Path) -> pa.Table:

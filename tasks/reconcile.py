@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -19,7 +17,8 @@ from prefect.tasks import exponential_backoff
 from catalog.errors import ConfigInvalid, ManifestInvalid, ObjectRefused, SpokeUnavailable
 from tasks.archive import ArchiveBatch, discard_all, stage_batch
 from tasks.commit import commit_run, commit_run_task, load_plan
-from tasks.manifests import read_drop
+from tasks.manifest_stage import stage_manifest_file
+from tasks.manifests import drop_folder, read_deletions, read_meta
 from tasks.run_plan import guard, plan_run, refuse_stale
 from tasks.run_state import RunState, new_run, summary, timed
 from tasks.spokes.hub import pull_spoke
@@ -50,15 +49,16 @@ def pull_and_stage(config: Config, state: RunState, *, wait: bool | float = True
 
 
 def stage_manifest(state: RunState) -> RunState:
-    """Read and validate the drop; keep its manifest (with row ids) and deletions as Parquet."""
-    drop = read_drop(state.drop, state.spoke)
-    row_ids = pa.array(np.arange(len(drop.manifest), dtype=np.int64))  # not a Python range
-    manifest = drop.manifest.append_column("row_id", row_ids)
-    pq.write_table(manifest, state.path("manifest"), row_group_size=122_880)
-    if drop.deletions is not None:
-        pq.write_table(drop.deletions, state.path("deletions"))
-    state.generated_at = drop.generated_at
-    state.manifest_rows = len(drop.manifest)
+    """Validate the drop; keep its manifest (with row ids) and deletions as Parquet.
+
+    The manifest is checked and staged part by part (tasks/manifest_stage.py), never whole.
+    """
+    drop = drop_folder(state.drop)
+    state.generated_at = read_meta(drop / "manifest.json", state.spoke)
+    state.manifest_rows = stage_manifest_file(drop, state.path("manifest"))
+    deletions = read_deletions(drop / "deletions.parquet")
+    if deletions is not None:
+        pq.write_table(deletions, state.path("deletions"))
     return state
 
 
