@@ -14,7 +14,8 @@ from catalog.migrations import migrate
 
 # DuckDB's buffer for one catalog connection; past it, joins, sorts and temp tables spill to
 # `<catalog>.tmp`. DuckDB's own default (80 % of RAM) lets a ten-million-row plan take the host;
-# 3 GiB keeps a 10M x 10M reconcile under 4 GiB of RSS (2 GiB runs out: docs/benchmarks.md).
+# 3 GiB is the smallest cap a 10M x 10M reconcile passes with (2 and 2.5 GiB run out of memory
+# in the pairing); that run peaks at 4.08 GiB of RSS (docs/benchmarks.md, row 1).
 MEMORY_LIMIT = "3GiB"
 MEMORY_ENV = "SPOKESYNC_CATALOG_MEMORY"
 

@@ -45,9 +45,9 @@ def stage_manifest_file(drop: Path, staged: Path) -> int:
     try:
         if file.suffix == ".parquet":
             rows = _stage_parquet(file, staged)
-        else:
+            _check_groups(staged, str(file), rows)
+        else:  # read whole, and checked whole (rows and groups) by read_manifest_table
             rows = _write(read_manifest_table(drop), staged)
-        _check_groups(staged, str(file), rows)
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
