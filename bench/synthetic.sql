@@ -48,7 +48,8 @@ copy (
 -- name: load_patients
 -- Patients of the synthetic catalog, owned by the spoke that archived them.
 insert into patients
-select patient_id, any_value(issuer_of_patient_id), any_value(patient_name),
+select patient_id, any_value(issuer_of_patient_id), any_value(issuer_of_patient_id),
+       any_value(patient_name),
        any_value(patient_birth_date), any_value(patient_sex), $spoke, 'bench-seed', 'bench-seed'
 from base group by patient_id order by patient_id
 
@@ -59,7 +60,7 @@ select study_instance_uid, any_value(patient_id), any_value(issuer_of_patient_id
        any_value(accession_number), any_value(study_id), any_value(study_date),
        any_value(study_time), any_value(study_description),
        any_value(referring_physician_name), any_value(study_status), $spoke, 'active',
-       'bench-seed', 'bench-seed'
+       'bench-seed', 'bench-seed', any_value(issuer_of_patient_id)
 from base group by study_instance_uid order by min(idx)
 
 -- name: load_series

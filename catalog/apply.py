@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from catalog import queries
+from catalog import queries, values
 from catalog.connection import transaction
 from catalog.faults import kill_point
 
@@ -17,18 +17,17 @@ APPLY_STEPS = (
     "insert_new_patients",
     "insert_new_studies",
     "insert_new_series",
-    "apply_patient_attributes",
-    "apply_study_attributes",
-    "apply_series_attributes",
     "apply_series_moves",
     "apply_moves",
     "apply_copies",
     "apply_deletions",
     "insert_stored_objects",
     "insert_new_instances",
+    "settle_values",
     "insert_cc_instances",
     "insert_uid_map",
     "insert_attribute_history",
+    "insert_cc_values",
 )
 
 
@@ -40,6 +39,7 @@ class RunRecord:
     generated_at: datetime | None
     drop_path: str
     manifest_rows: int
+    patient_domain: str = ""  # the spoke's patient-ID domain (DESIGN §2); "" means its id
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class PlanTables:
     attributes: pa.Table
     stored: pa.Table
     stale: pa.Table
+    values: pa.Table  # one row per changed value of a paired instance (plan_values)
 
 
 def catalog_version(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -74,24 +75,31 @@ def apply_plan(
     """
     manifest = plan.manifest
     staged = {
-        "man": con.read_parquet(str(manifest)) if isinstance(manifest, Path) else manifest,
+        "staged_manifest": (
+            con.read_parquet(str(manifest)) if isinstance(manifest, Path) else manifest
+        ),
         "plan_records": plan.records,
         "plan_members": plan.members,
         "plan_attributes": plan.attributes,
         "staged_objects": plan.stored,
         "plan_stale": plan.stale,
+        "plan_values": plan.values,
     }
     for name, table in staged.items():
         con.register(name, table)
-    params = {"run_id": run.run_id, "spoke": run.spoke}
+    params = {"run_id": run.run_id, "spoke": run.spoke, "domain": run.patient_domain or run.spoke}
     try:
+        queries.run_script(con, "stage_manifest", params)  # as detection read it
         with transaction(con):
             kill_point("transaction-begun")
             written = _insert_records(con, run, plan.records, now)
             kill_point("cc-records-inserted")
             queries.run_script(con, "stage_applied", params)
             for step in APPLY_STEPS:
-                queries.run(con, step, params)
+                if step == "settle_values":
+                    values.settle_from_manifest(con, params)
+                else:
+                    queries.run(con, step, params)
                 if step == fail_after:
                     raise RuntimeError(f"injected failure after {step}")
             queries.run_script(con, "close_emptied", params)

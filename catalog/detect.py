@@ -6,12 +6,14 @@ the later steps of the same plan read; only small study-level tables come back t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from catalog import queries
+from catalog import queries, values
+from catalog.errors import ManifestInvalid
 
 DELETION_SCHEMA = pa.schema(
     [
@@ -19,8 +21,21 @@ DELETION_SCHEMA = pa.schema(
         ("uid", pa.string()),
         ("reason_code", pa.string()),
         ("reason_text", pa.string()),
+        ("row_", pa.int64()),
     ]
 )
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """What a spoke could not export whole tonight (objects it holds but the hub could not
+    read): nothing is deleted in these studies, nor anywhere when `placed` is false (an
+    unreadable object whose study is unknown)."""
+
+    studies: tuple[str, ...] = ()
+    placed: bool = True
+
+
 RANGE_GAP = 2048  # ids apart (one DuckDB vector) below which two ranges are read as one
 PAIRING_STEPS = (
     "stage_manifest",
@@ -48,6 +63,9 @@ def pair(
     manifest: pa.Table | Path,
     deletions: pa.Table | None,
     spoke: str = "",
+    domain: str = "",
+    deletions_file: str = "deletions.parquet",
+    incomplete: Incomplete | None = None,
 ) -> None:
     """Scope, pair and sort every row and instance into pairs, copies, new, gone, ambiguous.
 
@@ -55,8 +73,13 @@ def pair(
     """
     if isinstance(manifest, Path):  # the staged file, read by DuckDB (memory bounded)
         manifest = con.read_parquet(str(manifest))
+    incomplete = incomplete or Incomplete()
     con.register("staged_manifest", manifest)
     con.register("staged_deletions", _deletions(deletions))
+    con.register(
+        "incomplete_studies", pa.table({"study": pa.array(incomplete.studies, pa.string())})
+    )
+    params = {"spoke": spoke, "domain": domain or spoke, "deletions_allowed": incomplete.placed}
     try:
         for step in PAIRING_STEPS:
             if step == "find_explicit_deletions" and deletions is None:
@@ -64,10 +87,12 @@ def pair(
             if step == "fetch_candidates":
                 fetch_candidates(con)
                 continue
-            queries.run_script(con, step, {"spoke": spoke})
+            queries.run_script(con, step, params)
+            if step == "stage_manifest" and deletions is not None:
+                _refuse_conflicting_deletions(con, deletions_file)
     finally:
-        con.unregister("staged_manifest")
-        con.unregister("staged_deletions")
+        for name in ("staged_manifest", "staged_deletions", "incomplete_studies"):
+            con.unregister(name)
 
 
 def fetch_candidates(con: duckdb.DuckDBPyConnection) -> int:
@@ -84,6 +109,20 @@ def fetch_candidates(con: duckdb.DuckDBPyConnection) -> int:
     return len(ranges)
 
 
+def _refuse_conflicting_deletions(con: duckdb.DuckDBPyConnection, file: str) -> None:
+    found = queries.run(con, "deletion_conflicts").fetchone()
+    if found is not None:
+        row, level, uid, problem = found
+        raise ManifestInvalid(
+            file,
+            f"{level} {uid}: {problem}",
+            row=row,
+            column="uid",
+            fix="name each UID at its own level (study, series or instance), and delete only "
+            "what the manifest no longer lists",
+        )
+
+
 def _deletions(deletions: pa.Table | None) -> pa.Table:
     if deletions is None:
         return DELETION_SCHEMA.empty_table()
@@ -94,7 +133,9 @@ def _deletions(deletions: pa.Table | None) -> pa.Table:
             else pa.nulls(len(deletions), pa.string())
         )
         for name in DELETION_SCHEMA.names
+        if name != "row_"
     }
+    columns["row_"] = pa.array(range(1, len(deletions) + 1), pa.int64())
     return pa.table(columns, schema=DELETION_SCHEMA)
 
 
@@ -106,18 +147,33 @@ def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) 
 def attribute_changes(
     con: duckdb.DuckDBPyConnection, study_pairs: list[tuple[str, str]]
 ) -> tuple[list[dict], list[dict]]:
-    """Study/patient changes for each (catalog study, manifest study) pair; series changes."""
+    """Patient/study changes for each (catalog study, manifest study) pair; series changes.
+
+    Compared object by object (catalog/sql/values.sql): a paired instance's current value
+    against its own manifest row, so objects of one study that disagree are no change.
+    Leaves `value_diffs` (one row per changed value of a paired instance) for `value_changes`.
+    """
     table = pa.table(
         {"source": [s for s, _ in study_pairs], "target": [t for _, t in study_pairs]},
         schema=pa.schema([("source", pa.string()), ("target", pa.string())]),
     )
     con.register("study_pairs", table)
     try:
-        studies = rows(con, "study_attribute_changes")
-        studies += rows(con, "moved_series_attribute_changes")
+        values.stage_value_diffs(con)
     finally:
         con.unregister("study_pairs")
-    return studies, rows(con, "series_attribute_changes")
+    return rows(con, "study_value_changes"), rows(con, "series_value_changes")
+
+
+def value_changes(con: duckdb.DuckDBPyConnection, pair_recs: pa.Table, series_recs: pa.Table):
+    """Each changed value of each instance with the planned record that carries it."""
+    con.register("pair_recs", pair_recs)
+    con.register("series_recs", series_recs)
+    try:
+        return queries.run(con, "plan_values").to_arrow_table()
+    finally:
+        con.unregister("pair_recs")
+        con.unregister("series_recs")
 
 
 def members(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from catalog import queries
+from catalog import queries, values
 from catalog.connection import transaction
 from catalog.errors import ReviewRefused
 
@@ -33,10 +33,12 @@ def revert(con: duckdb.DuckDBPyConnection, seq: int, *, by: str, reason: str = "
             "what it did; revert those first, newest first"
         )
     with transaction(con):
-        return _compensate(con, seq, by, reason)
+        return _compensate(con, seq, by, reason, spoke=found[2])
 
 
-def _compensate(con: duckdb.DuckDBPyConnection, seq: int, by: str, reason: str) -> int:
+def _compensate(
+    con: duckdb.DuckDBPyConnection, seq: int, by: str, reason: str, *, spoke: str
+) -> int:
     run_id = f"revert:{seq}"
     attributes = {
         r[2]: [r[4], r[3]] for r in queries.run(con, "reverted_attributes", {"seq": seq}).fetchall()
@@ -53,15 +55,10 @@ def _compensate(con: duckdb.DuckDBPyConnection, seq: int, by: str, reason: str) 
             "evidence": json.dumps({"revert_of": seq}),
         },
     ).fetchone()[0]
-    params = {"seq": seq, "revert": revert_seq, "run_id": run_id}
+    params = {"seq": seq, "revert": revert_seq, "run_id": run_id, "spoke": spoke}
     queries.run_script(con, "stage_revert", params)
     queries.run_script(con, "apply_revert", params)
     queries.run_script(con, "stage_revert_attributes", params)
-    for step in (
-        "apply_patient_attributes",
-        "apply_study_attributes",
-        "apply_series_attributes",
-        "insert_reverted_history",
-    ):
-        queries.run(con, step, params)
+    queries.run(con, "insert_reverted_history", params)
+    values.settle_back(con, params)
     return revert_seq

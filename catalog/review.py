@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from catalog import queries
+from catalog import queries, values
 from catalog.connection import transaction
 from catalog.errors import ReviewRefused
 
-DECIDABLE = ("UID_FIX", "AMBIGUOUS")
+DECIDABLE = ("UID_FIX", "AMBIGUOUS", "DELETE")
 
 
 def open_reviews(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -69,7 +69,8 @@ def approve(
     reason: str = "",
     pairing: list[tuple[str, str]] | None = None,
 ) -> Decision:
-    """Apply a pending UID fix (or an ambiguous pairing a person decided) as a move."""
+    """Apply a pending UID fix (or an ambiguous pairing a person decided) as a move, or a
+    non-owner's deletion held for review as a soft deletion."""
     found = _decidable(con, seq)
     if found["kind"] not in DECIDABLE:
         raise ReviewRefused(
@@ -83,6 +84,10 @@ def approve(
         )
     with transaction(con):
         decision = _insert_decision(con, seq, "applied", by, reason, {"decision": "approve"})
+        if found["kind"] == "DELETE":  # a non-owner's deletion, held for review
+            params = {"seq": seq, "decision": decision, "run_id": f"review:{seq}"}
+            queries.run_script(con, "apply_decided_deletion", params)
+            return Decision(decision, 0)
         moved = _move(con, found, decision, pairing)
     return Decision(decision, moved)
 
@@ -113,7 +118,10 @@ def _move(con, found: dict, decision: int, pairing: list[tuple[str, str]] | None
     else:
         queries.run_script(con, "decided_moves_from_record", params)
     queries.run_script(con, "apply_decided_moves", params)
-    return con.execute("select count(*) from decided").fetchone()[0]
+    moved = con.execute("select count(*) from decided").fetchone()[0]
+    values.settle_from_record(con, params | {"spoke": found["spoke"]})  # the values it carried
+    queries.run_script(con, "insert_decided_values", params)
+    return moved
 
 
 def _check_pairing(found: dict, pairing: list[tuple[str, str]]) -> None:

@@ -26,6 +26,10 @@ class DropSpoke(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: Literal["drop"] = "drop"
     drop: Path | None = None
+    # Whose patient IDs objects without an Issuer of Patient ID carry (DESIGN §2): by default
+    # the spoke's own, so the same MRN at two hospitals is two patients; spokes that share
+    # one patient index name the same domain.
+    patient_id_domain: str | None = Field(None, min_length=1, max_length=64)
 
 
 class PacsSpoke(BaseModel):
@@ -33,6 +37,7 @@ class PacsSpoke(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     drop: None = None  # a PACS spoke's drop is pulled into the run's work folder
+    patient_id_domain: str | None = Field(None, min_length=1, max_length=64)  # as DropSpoke
     timeout_seconds: float = Field(30, gt=0)
     # QIDO-RS and C-FIND know no "updated since": a date attribute the PACS keeps current
     # (e.g. StudyDate for a recent window) narrows the study query to [last run - overlap, ...).
@@ -75,6 +80,9 @@ class Policies(BaseModel):
     max_delete_count: int = Field(10_000, ge=0)
     min_delete_guard: int = Field(10, ge=0)  # this many deletions never trip the fraction
     ownership: Literal["warn", "enforce"] = "warn"
+    # A study re-identified whole (a UID fix, Orthanc's modify without Keep) waits for review;
+    # "apply" moves it at once, with the values that changed with it (DESIGN §4).
+    reidentified_study: Literal["review", "apply"] = "review"
     archive_batch_series: int = Field(50, ge=1)
 
 

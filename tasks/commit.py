@@ -38,6 +38,7 @@ def load_plan(state: RunState, batches: list[ArchiveBatch]) -> PlanTables:
         tables["attributes"],
         stored_members(batches),
         tables["stale"],
+        tables["values"],
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ORDER_ATTRIBUTES = frozenset({"accession_number"})  # what matching a study to an order changes
 PENDING = "pending_review"
 APPLIED = "applied"
 
@@ -86,12 +85,6 @@ def shape_of(group: list[Edge], facts: dict[str, StudyFact]) -> tuple[str, tuple
     return "SEGMENT", sources, tuple(sorted(held))
 
 
-def reidentified_kind(changes: list[dict]) -> str:
-    """A whole study under a new UID: UID fix if only order attributes changed, else ATTRIBUTES."""
-    changed = {c["attribute"] for c in changes}
-    return "UID_FIX" if changed <= ORDER_ATTRIBUTES else "ATTRIBUTES"
-
-
 def attribute_map(changes: list[dict]) -> dict[str, list]:
     return {c["attribute"]: [c["old"], c["new"]] for c in changes}
 
@@ -121,9 +114,10 @@ def plan_moves(
         kind, sources, targets = shape_of(group, facts)
         extra = {"edges": tuple(group), "evidence": _edge_evidence(group)}
         if kind == "REIDENTIFY":
-            changes = changes_of.get((sources[0], targets[0]), [])
-            kind = reidentified_kind(changes)
-            extra["attributes"] = attribute_map(changes)
+            # A study whose UID changed waits for a person whatever changed with it (DESIGN §4):
+            # Orthanc's modify without Keep re-identifies the whole study along with its values.
+            kind = "UID_FIX"
+            extra["attributes"] = attribute_map(changes_of.get((sources[0], targets[0]), []))
             reidentified.append((sources[0], targets[0]))
         book.add(kind, sources, targets, **extra)
     return reidentified
@@ -166,13 +160,18 @@ def plan_attributes(
         )
 
 
-def plan_deletions(book: RecordBook, gone: list[dict]) -> None:
-    """A DELETE record per study (and per reason code of explicit deletions)."""
+def plan_deletions(book: RecordBook, gone: list[dict], spoke: str = "") -> None:
+    """A DELETE record per study (and per reason code of explicit deletions).
+
+    A spoke deleting instances another spoke owns (a partial copy, a deletions.parquet naming
+    the owner's study) waits for review: only the owner's deletions apply (DESIGN §6).
+    """
     for g in gone:
         evidence = {"instances": g["instances"]}
         if g["reason_code"]:
             evidence |= {"reason_code": g["reason_code"], "reason_text": g["reason_text"]}
-        book.add(
+        others = sorted(set(g.get("owners") or ()) - {spoke}) if spoke else []
+        record = book.add(
             "DELETE",
             (g["study"],),
             (),
@@ -180,6 +179,9 @@ def plan_deletions(book: RecordBook, gone: list[dict]) -> None:
             reason_code=g["reason_code"],
             evidence=evidence,
         )
+        if others:
+            record.status = PENDING
+            record.evidence["held"] = {"non_owner_deletion": others}
 
 
 def plan_new(book: RecordBook, fresh: list[dict]) -> None:

@@ -235,6 +235,7 @@ def read_deletions(file: Path) -> pa.Table | None:
                 column=name,
                 fix="deletions need level, uid, reason_code and reason_text",
             )
+    table = _normalised_levels(table)
     levels = table.column("level")
     row = manifest_rules.first_row(pc.invert(pc.is_in(levels, pa.array(DELETION_LEVELS))))
     if row is not None:
@@ -243,7 +244,7 @@ def read_deletions(file: Path) -> pa.Table | None:
             f"level {levels[row - 1].as_py()!r} is unknown",
             row=row,
             column="level",
-            fix="use study, series or instance",
+            fix="use study, series or instance (DICOM's STUDY, SERIES, IMAGE are accepted too)",
         )
     uids = table.column("uid").cast(pa.string())
     bad = pc.or_kleene(
@@ -263,6 +264,13 @@ def read_deletions(file: Path) -> pa.Table | None:
             fix=manifest_rules.UID_FIX,
         )
     return table
+
+
+def _normalised_levels(table: pa.Table) -> pa.Table:
+    """Levels in any case, DICOM's IMAGE as instance: one spelling for detection."""
+    levels = pc.utf8_lower(pc.utf8_trim_whitespace(table.column("level").cast(pa.string())))
+    levels = pc.replace_substring_regex(levels, "^image$", "instance")
+    return table.set_column(table.column_names.index("level"), "level", levels)
 
 
 def empty_manifest() -> pa.Table:

@@ -54,6 +54,7 @@ class Plan:
     deleting: int
     in_scope: int
     stale: pa.Table  # a non-owner's studies that show a replaced state (reported, not applied)
+    values: pa.Table  # one row per changed value of a paired instance, with its record
 
 
 def build_plan(
@@ -63,9 +64,13 @@ def build_plan(
     *,
     spoke: str = "",
     ownership: str = "warn",
+    domain: str = "",
+    deletions_file: str = "deletions.parquet",
+    incomplete: sql_detect.Incomplete | None = None,
+    reidentified_study: str = "review",
 ) -> Plan:
     """Pair the manifest with the catalog and decide every record, without changing anything."""
-    sql_detect.pair(con, manifest, deletions, spoke)
+    sql_detect.pair(con, manifest, deletions, spoke, domain, deletions_file, incomplete)
     facts = {r["study"]: StudyFact(**r) for r in sql_detect.rows(con, "study_facts")}
     edges = [Edge(**r) for r in sql_detect.rows(con, "move_edges")]
     shapes = [detect.shape_of(g, facts) for g in detect.components(edges)]
@@ -77,10 +82,14 @@ def build_plan(
         changes_of.setdefault((c["source"], c["target"]), []).append(c)
     book = RecordBook()
     reidentified = set(detect.plan_moves(book, edges, facts, changes_of))
+    if reidentified_study == "apply":  # the hub-wide policy applies UID fixes at once
+        for record in book.records:
+            if record.kind == "UID_FIX":
+                record.status = detect.APPLIED
     detect.plan_attributes(book, study_changes, series_changes, reidentified)
     renamed = sql_detect.rows(con, "renamed_in_place")
     _assign_renamed(book, renamed)
-    detect.plan_deletions(book, sql_detect.rows(con, "gone_by_study"))
+    detect.plan_deletions(book, sql_detect.rows(con, "gone_by_study"), spoke)
     detect.plan_new(book, sql_detect.rows(con, "new_by_study"))
     fingerprint_rec = detect.plan_ambiguous(book, sql_detect.rows(con, "ambiguous_groups"))
     detect.apply_ownership(book, facts, spoke, ownership)
@@ -96,6 +105,7 @@ def build_plan(
         guard["deleting"],
         guard["in_scope"],
         pa.Table.from_pylist(sql_detect.rows(con, "stale_found"), schema=STALE_SCHEMA),
+        _values(con, book),
     )
 
 
@@ -224,6 +234,30 @@ def _attributes(
             }
         )
     return pa.Table.from_pylist([r for r in rows if r["rec"] is not None], schema=ATTRIBUTE_SCHEMA)
+
+
+def _values(con: duckdb.DuckDBPyConnection, book: RecordBook) -> pa.Table:
+    """Each changed value of each instance under the record that carries it."""
+    pairs = [
+        (p.sources[0], p.targets[0], p.rec)
+        for p in book.records
+        if p.kind in ("ATTRIBUTES", "UID_FIX") and p.series is None and p.sources and p.targets
+    ]
+    series = [(p.series, p.rec) for p in book.records if p.series]
+    pair_recs = pa.table(
+        {
+            "source": pa.array([p[0] for p in pairs], pa.string()),
+            "target": pa.array([p[1] for p in pairs], pa.string()),
+            "rec": pa.array([p[2] for p in pairs], pa.int64()),
+        }
+    )
+    series_recs = pa.table(
+        {
+            "series": pa.array([s[0] for s in series], pa.string()),
+            "rec": pa.array([s[1] for s in series], pa.int64()),
+        }
+    )
+    return sql_detect.value_changes(con, pair_recs, series_recs)
 
 
 def _text(value: object) -> str | None:

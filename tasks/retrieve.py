@@ -29,6 +29,7 @@ from catalog import retrieve as queries
 from catalog.errors import SpokesyncError
 from catalog.faults import kill_point
 from catalog.retrieve import StoredInstance, StudyResolution
+from catalog.values import own_values
 from tasks.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
 from tasks.dimse_send import (
     NodeUnavailable,
@@ -59,13 +60,18 @@ class StudyPlan:
     series_values: dict[str, dict]
     uid_map: UidMap
     skipped: dict[str, int]
+    own_values: dict[str, dict] = field(default_factory=dict)  # SOP UID -> values it differs in
 
     def target(self, inst: StoredInstance) -> Target:
-        """The instance's current UIDs and tracked values, by DICOM keyword."""
+        """The instance's current UIDs and tracked values, by DICOM keyword: its study's and
+        series', replaced by its own where the spoke's objects of the study disagree."""
         values = {KEYWORDS[c]: self.study_values[c] for c in STUDY_LEVEL if c in self.study_values}
         series = self.series_values.get(inst.series_instance_uid)
         if series is not None:
             values.update({KEYWORDS[c]: series[c] for c in SERIES_COLUMNS})
+        for column, value in self.own_values.get(inst.sop_instance_uid, {}).items():
+            if column in KEYWORDS and (column in self.study_values or column in SERIES_COLUMNS):
+                values[KEYWORDS[column]] = int(value) if column in INT_COLUMNS and value else value
         values["InstanceNumber"] = inst.instance_number
         return Target(inst.study_instance_uid, inst.series_instance_uid, inst.sop_instance_uid,
                       values)  # fmt: skip
@@ -130,6 +136,7 @@ def plan_study(config: Config, uid: str, *, wait: bool | float = False) -> Study
             queries.series_values(con, study),
             UidMap(queries.uid_map(con, study)),
             queries.skipped_instances(con, study),
+            own_values(con, study),
         )
 
 

@@ -43,7 +43,14 @@ def plan_locked(con: duckdb.DuckDBPyConnection, config: Config, state: RunState)
     refuse_stale(con, state)
     state.version = catalog_version(con)
     plan = build_plan(
-        con, manifest, deletions, spoke=state.spoke, ownership=config.policies.ownership
+        con,
+        manifest,
+        deletions,
+        spoke=state.spoke,
+        ownership=config.policies.ownership,
+        domain=state.patient_domain or state.spoke,
+        deletions_file=str(Path(state.drop) / "deletions.parquet"),
+        reidentified_study=config.policies.reidentified_study,
     )
     guard(plan.deleting, plan.in_scope, config.policies, state.allow_mass_delete)
     for name in PLAN_FILES:

@@ -18,7 +18,7 @@ from tasks.spokes.hub import is_pacs
 if TYPE_CHECKING:
     from flows.config import Config
 
-PLAN_FILES = ("records", "members", "attributes", "stale")
+PLAN_FILES = ("records", "members", "attributes", "values", "stale")
 # A run's batches of new objects in its work folder; the orphan sweep finds them by this glob.
 BATCH_NAME = "new-{:05d}.parquet"
 BATCH_GLOB = "new-[0-9][0-9][0-9][0-9][0-9].parquet"
@@ -46,6 +46,7 @@ class RunState:
     allow_mass_delete: bool = False  # the operator confirmed a mass deletion (kept for a re-plan)
     replanned: bool = False  # the commit found the catalog moved and planned again
     steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # wall-clock intervals
+    patient_domain: str = ""  # issuer of patient IDs the spoke's objects leave unsaid
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -55,6 +56,7 @@ class RunState:
             self.generated_at,
             str(self.drop),
             self.manifest_rows,
+            self.patient_domain or self.spoke,
         )
 
     def path(self, name: str) -> Path:
@@ -79,7 +81,11 @@ def new_run(config: Config, spoke: str, drop: Path | None = None) -> RunState:
     run_id = f"{spoke}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     work = config.work / run_id
     work.mkdir(parents=True, exist_ok=True)
-    return RunState(run_id, spoke, work / "drop" if pulled else drop, work, now, pulled=pulled)
+    domain = source.patient_id_domain or spoke
+    return RunState(
+        run_id, spoke, work / "drop" if pulled else drop, work, now, pulled=pulled,
+        patient_domain=domain,
+    )  # fmt: skip
 
 
 def summary(

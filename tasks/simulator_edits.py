@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tasks.simulator_ops import REJECTION_REASONS, Correct, Delete, DeleteStudy, OperationInvalid
 from tasks.simulator_state import DropState, Instance, select
-from tasks.simulator_truth import APPLIED, ExpectedRecord
+from tasks.simulator_truth import APPLIED, PENDING, ExpectedRecord
 
 MAX_LENGTH = {  # the VR limits of the correctable attributes (LO, PN component, SH)
     "patient_name": 64,
@@ -34,13 +34,12 @@ def apply_correct(state: DropState, op: Correct) -> list[ExpectedRecord]:
             continue
         for inst in rows:
             state.assign(inst, {op.attribute: value})
-        target, moved = study, {}
-        if op.convention == "orthanc":
+        target, moved, kind, status = study, {}, "ATTRIBUTES", APPLIED
+        if op.convention == "orthanc":  # a re-identified study waits for review (DESIGN §4)
             target, moved = _reidentify(state, study)
+            kind, status = "UID_FIX", PENDING
         attributes = {op.attribute: (old, value)}
-        records.append(
-            ExpectedRecord("ATTRIBUTES", APPLIED, (study,), (target,), attributes, moved)
-        )
+        records.append(ExpectedRecord(kind, status, (study,), (target,), attributes, moved))
     if not records:
         raise OperationInvalid(
             f"{op.attribute} has the new value already; the correction changes nothing"

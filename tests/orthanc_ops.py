@@ -79,7 +79,7 @@ def modify_patient_name(orthanc: Orthanc) -> Expected:
         json={"Replace": {"PatientName": "FAKE^CORRECTED"}, "KeepSource": False},
     )
     target = orthanc.rest("GET", answer["Path"])["MainDicomTags"]["StudyInstanceUID"]
-    return "ATTRIBUTES", (source,), (target,)
+    return "UID_FIX", (source,), (target,)
 
 
 def delete_instance(orthanc: Orthanc, study: str | None = None) -> Expected:

@@ -5,95 +5,12 @@ select pm.*, rs.seq from plan_members pm join rec_seq rs using (rec) where rs.st
 create or replace temp table applied_attributes as
 select pa.*, rs.seq from plan_attributes pa join rec_seq rs using (rec)
 where rs.status = 'applied';
+create or replace temp table applied_values as
+select pv.*, rs.seq from plan_values pv join rec_seq rs using (rec) where rs.status = 'applied';
 create or replace temp table staged_new as
 select m.* exclude (row_id) from man m
 where m.row_id in (select row_id from applied_members where role in ('move', 'copy', 'new'))
    or m.study_instance_uid in (select study from applied_attributes where level <> 'series')
-
--- name: apply_patient_attributes
--- Corrected patient values (the patient as the manifest names it).
-update patients p set
-  patient_name = case when w.has_name then w.patient_name else p.patient_name end,
-  patient_birth_date = case when w.has_birth then w.patient_birth_date
-                            else p.patient_birth_date end,
-  patient_sex = case when w.has_sex then w.patient_sex else p.patient_sex end,
-  updated_run_id = $run_id
-from (
-  select m.patient_id, m.issuer_of_patient_id,
-         bool_or(a.attribute = 'patient_name') as has_name,
-         any_value(a.new) filter (where a.attribute = 'patient_name') as patient_name,
-         bool_or(a.attribute = 'patient_birth_date') as has_birth,
-         any_value(a.new) filter (where a.attribute = 'patient_birth_date') as patient_birth_date,
-         bool_or(a.attribute = 'patient_sex') as has_sex,
-         any_value(a.new) filter (where a.attribute = 'patient_sex') as patient_sex
-  from applied_attributes a
-  join (select distinct study_instance_uid, patient_id, issuer_of_patient_id from man) m
-    on m.study_instance_uid = a.study
-  where a.level = 'patient'
-  group by m.patient_id, m.issuer_of_patient_id
-) w
-where p.patient_id = w.patient_id and p.issuer_of_patient_id = w.issuer_of_patient_id
-
--- name: apply_study_attributes
--- Corrected study values of studies kept under their UID.
-update studies s set
-  patient_id = case when w.has_pid then w.patient_id else s.patient_id end,
-  issuer_of_patient_id = case when w.has_issuer then coalesce(w.issuer_of_patient_id, '')
-                              else s.issuer_of_patient_id end,
-  accession_number = case when w.has_acc then w.accession_number else s.accession_number end,
-  study_id = case when w.has_sid then w.study_id else s.study_id end,
-  study_date = case when w.has_date then w.study_date else s.study_date end,
-  study_time = case when w.has_time then w.study_time else s.study_time end,
-  study_description = case when w.has_desc then w.study_description
-                           else s.study_description end,
-  referring_physician_name = case when w.has_ref then w.referring_physician_name
-                                  else s.referring_physician_name end,
-  study_status = case when w.has_status then w.study_status else s.study_status end,
-  updated_run_id = $run_id
-from (
-  select study,
-    bool_or(attribute = 'patient_id') as has_pid,
-    any_value(new) filter (where attribute = 'patient_id') as patient_id,
-    bool_or(attribute = 'issuer_of_patient_id') as has_issuer,
-    any_value(new) filter (where attribute = 'issuer_of_patient_id') as issuer_of_patient_id,
-    bool_or(attribute = 'accession_number') as has_acc,
-    any_value(new) filter (where attribute = 'accession_number') as accession_number,
-    bool_or(attribute = 'study_id') as has_sid,
-    any_value(new) filter (where attribute = 'study_id') as study_id,
-    bool_or(attribute = 'study_date') as has_date,
-    any_value(new) filter (where attribute = 'study_date') as study_date,
-    bool_or(attribute = 'study_time') as has_time,
-    any_value(new) filter (where attribute = 'study_time') as study_time,
-    bool_or(attribute = 'study_description') as has_desc,
-    any_value(new) filter (where attribute = 'study_description') as study_description,
-    bool_or(attribute = 'referring_physician_name') as has_ref,
-    any_value(new) filter (where attribute = 'referring_physician_name')
-      as referring_physician_name,
-    bool_or(attribute = 'study_status') as has_status,
-    any_value(new) filter (where attribute = 'study_status') as study_status
-  from applied_attributes where level = 'study' group by study
-) w
-where s.study_instance_uid = w.study
-
--- name: apply_series_attributes
--- Corrected series values of series kept under their UID.
-update series se set
-  series_number = case when w.has_number then w.series_number::integer else se.series_number end,
-  modality = case when w.has_modality then w.modality else se.modality end,
-  series_description = case when w.has_desc then w.series_description
-                            else se.series_description end,
-  updated_run_id = $run_id
-from (
-  select entity,
-    bool_or(attribute = 'series_number') as has_number,
-    any_value(new) filter (where attribute = 'series_number') as series_number,
-    bool_or(attribute = 'modality') as has_modality,
-    any_value(new) filter (where attribute = 'modality') as modality,
-    bool_or(attribute = 'series_description') as has_desc,
-    any_value(new) filter (where attribute = 'series_description') as series_description
-  from applied_attributes where level = 'series' group by entity
-) w
-where se.series_instance_uid = w.entity
 
 -- name: apply_series_moves
 -- A series that moved whole under its own UID follows its instances to the new study.

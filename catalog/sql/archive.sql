@@ -1,21 +1,26 @@
 -- name: insert_new_patients
--- Patients first seen in this run, owned by the spoke that sent them.
-insert into patients
-select m.patient_id, coalesce(m.issuer_of_patient_id, ''), any_value(m.patient_name),
-       any_value(m.patient_birth_date), any_value(m.patient_sex), $spoke, $run_id, $run_id
+-- Patients first seen in this run, owned by the spoke that sent them (values: settle_entities).
+insert into patients (patient_id, patient_domain, issuer_of_patient_id, patient_name,
+                      patient_birth_date, patient_sex, owner_spoke, created_run_id,
+                      updated_run_id)
+select m.patient_id, m.patient_domain, any_value(m.issuer_of_patient_id),
+       any_value(m.patient_name), any_value(m.patient_birth_date), any_value(m.patient_sex),
+       $spoke, $run_id, $run_id
 from staged_new m
-anti join patients p
-  on p.patient_id = m.patient_id and p.issuer_of_patient_id = coalesce(m.issuer_of_patient_id, '')
-group by m.patient_id, coalesce(m.issuer_of_patient_id, '')
+anti join patients p on p.patient_id = m.patient_id and p.patient_domain = m.patient_domain
+group by m.patient_id, m.patient_domain
 
 -- name: insert_new_studies
 -- Studies first seen in this run; the sending spoke becomes their owner.
-insert into studies
-select m.study_instance_uid, any_value(m.patient_id), any_value(coalesce(m.issuer_of_patient_id, '')),
+insert into studies (study_instance_uid, patient_id, issuer_of_patient_id, accession_number,
+                     study_id, study_date, study_time, study_description,
+                     referring_physician_name, study_status, owner_spoke, status,
+                     created_run_id, updated_run_id, patient_domain)
+select m.study_instance_uid, any_value(m.patient_id), any_value(m.issuer_of_patient_id),
        any_value(m.accession_number), any_value(m.study_id), any_value(m.study_date),
        any_value(m.study_time), any_value(m.study_description),
        any_value(m.referring_physician_name), any_value(m.study_status),
-       $spoke, 'active', $run_id, $run_id
+       $spoke, 'active', $run_id, $run_id, any_value(m.patient_domain)
 from staged_new m
 anti join studies s on s.study_instance_uid = m.study_instance_uid
 group by m.study_instance_uid

@@ -1,11 +1,48 @@
 -- name: stage_manifest
--- The run's manifest (with its row ids), the patient issuer normalised ('' when none), and the
--- 64-bit keys of its SOP UIDs, study UIDs and fingerprints (catalog/sql/0004_lookup_keys.sql).
+-- The run's manifest (with its row ids): empty text as no value, the patient issuer '' when none
+-- and the patient's ID domain (the issuer, else the spoke's domain), and the 64-bit keys of its
+-- SOP UIDs, study UIDs and fingerprints (catalog/sql/0004_lookup_keys.sql).
 create or replace temp table man as
-select * replace (coalesce(issuer_of_patient_id, '') as issuer_of_patient_id),
+select * replace (coalesce(issuer_of_patient_id, '') as issuer_of_patient_id,
+                  nullif(patient_name, '') as patient_name,
+                  nullif(patient_birth_date, '') as patient_birth_date,
+                  nullif(patient_sex, '') as patient_sex,
+                  nullif(accession_number, '') as accession_number,
+                  nullif(study_id, '') as study_id, nullif(study_date, '') as study_date,
+                  nullif(study_time, '') as study_time,
+                  nullif(study_description, '') as study_description,
+                  nullif(referring_physician_name, '') as referring_physician_name,
+                  nullif(study_status, '') as study_status, nullif(modality, '') as modality,
+                  nullif(series_description, '') as series_description),
+       coalesce(nullif(issuer_of_patient_id, ''), $domain) as patient_domain,
        uid_key(sop_instance_uid) as sop_key, uid_key(study_instance_uid) as study_key,
        uid_key(fingerprint) as fp_key
 from staged_manifest
+
+-- name: deletion_conflicts
+-- The first deletions.parquet row that names a UID at another level than it has, or something
+-- the same drop's manifest still lists (DESIGN §2: refused by row).
+with d as (select * from staged_deletions), found as (
+  select d.row_, d.level, d.uid,
+    case
+      when d.level = 'study' and d.uid in (select study_instance_uid from man)
+        then 'the manifest of the same drop still lists this study'
+      when d.level = 'series' and d.uid in (select series_instance_uid from man)
+        then 'the manifest of the same drop still lists this series'
+      when d.level = 'instance' and d.uid in (select sop_instance_uid from man)
+        then 'the manifest of the same drop still lists this instance'
+      when d.level <> 'study' and d.uid in (select study_instance_uid from studies)
+        then 'this UID names a study, not a ' || d.level
+      when d.level <> 'series' and d.uid in (select series_instance_uid from series)
+        then 'this UID names a series, not a ' || d.level
+      when d.level <> 'instance'
+       and exists (select 1 from instances i
+                   where i.sop_key = uid_key(d.uid) and i.sop_instance_uid = d.uid)
+        then 'this UID names an instance, not a ' || d.level
+    end as problem
+  from d
+)
+select row_, level, uid, problem from found where problem is not null order by row_ limit 1
 
 -- name: stage_candidates
 -- Catalog instances the run may need, found on 8-byte keys in one pass over instances: any
@@ -198,7 +235,9 @@ anti join dups d using (row_id)
 anti join (select row_id from ambiguous where row_id is not null) a using (row_id)
 
 -- name: find_gone
--- Catalog instances of reported studies that nothing in the manifest pairs with: deleted.
+-- Catalog instances of reported studies that nothing in the manifest pairs with: deleted. Not
+-- in a study the spoke could not export whole tonight (an object it holds was unreadable), nor
+-- at all when an unreadable object could not even be placed in a study (DESIGN §2).
 create or replace temp table gone as
 select c.instance_id, c.study_instance_uid, null::varchar as reason_code,
        null::varchar as reason_text
@@ -206,6 +245,8 @@ from cat c
 anti join pairs p using (instance_id)
 anti join (select instance_id from ambiguous where instance_id is not null) a using (instance_id)
 where c.study_instance_uid in (select study_instance_uid from man)
+  and c.study_instance_uid not in (select study from incomplete_studies)
+  and $deletions_allowed
 
 -- name: find_explicit_deletions
 -- Active instances named by deletions.parquet (by study, series or instance UID).
@@ -219,6 +260,8 @@ join staged_deletions d
 where i.status = 'active'
   and i.instance_id not in (select instance_id from gone)
   and i.instance_id not in (select instance_id from pairs)
+  and i.study_instance_uid not in (select study from incomplete_studies)
+  and $deletions_allowed
 group by i.instance_id, i.study_instance_uid
 
 -- name: move_edges
@@ -242,10 +285,10 @@ with kept as (
   where c.study_instance_uid = m.study_instance_uid
   group by all
 ), catalog_patient as (
-  select study_instance_uid as study, patient_id || '^' || issuer_of_patient_id as patient
+  select study_instance_uid as study, patient_id || '^' || patient_domain as patient
   from studies
 ), manifest_patient as (
-  select study_instance_uid as study, any_value(patient_id || '^' || issuer_of_patient_id) as patient
+  select study_instance_uid as study, any_value(patient_id || '^' || patient_domain) as patient
   from man group by all
 ), studies_all as (
   select study_instance_uid as study from scope_studies
@@ -279,66 +322,6 @@ order by a.fingerprint
 -- name: counts_for_guard
 -- Instances the plan deletes, and instances in scope, for the mass-deletion guard.
 select (select count(*) from gone) as deleting, (select count(*) from cat) as in_scope
-
--- name: study_attribute_changes
--- Patient and study attributes that differ between catalog study `source` and manifest `target`.
-with c as (
-  select sp.source, sp.target, st.patient_id, st.issuer_of_patient_id, st.accession_number,
-         st.study_id, st.study_date, st.study_time, st.study_description,
-         st.referring_physician_name, st.study_status, p.patient_name, p.patient_birth_date,
-         p.patient_sex
-  from study_pairs sp
-  join studies st on st.study_instance_uid = sp.source
-  left join patients p
-    on p.patient_id = st.patient_id and p.issuer_of_patient_id = st.issuer_of_patient_id
-), m as (
-  select sp.source, sp.target, any_value(patient_id) as patient_id,
-         any_value(issuer_of_patient_id) as issuer_of_patient_id,
-         any_value(accession_number) as accession_number, any_value(study_id) as study_id,
-         any_value(study_date) as study_date, any_value(study_time) as study_time,
-         any_value(study_description) as study_description,
-         any_value(referring_physician_name) as referring_physician_name,
-         any_value(study_status) as study_status, any_value(patient_name) as patient_name,
-         any_value(patient_birth_date) as patient_birth_date,
-         any_value(patient_sex) as patient_sex
-  from study_pairs sp join man on man.study_instance_uid = sp.target
-  group by sp.source, sp.target
-), old as (
-  select * from c unpivot include nulls (old for attribute in (columns(* exclude (source, target))))
-), new as (
-  select * from m unpivot include nulls (new for attribute in (columns(* exclude (source, target))))
-)
-select source, target,
-       case when attribute like 'patient\_%' escape '\' and attribute <> 'patient_id'
-            then 'patient' else 'study' end as level,
-       attribute, old, new
-from old join new using (source, target, attribute)
-where old is distinct from new
-order by source, target, attribute
-
--- name: series_attribute_changes
--- Series attributes that differ for series kept under the same UID in the same study.
-with c as (
-  select se.series_instance_uid, se.study_instance_uid, se.series_number::varchar as series_number,
-         se.modality, se.series_description
-  from series se
-  where se.series_instance_uid in (select series_instance_uid from cat)
-), m as (
-  select series_instance_uid, any_value(study_instance_uid) as study_instance_uid,
-         any_value(series_number)::varchar as series_number, any_value(modality) as modality,
-         any_value(series_description) as series_description
-  from man group by series_instance_uid
-), old as (
-  select * from c
-  unpivot include nulls (old for attribute in (series_number, modality, series_description))
-), new as (
-  select * from m
-  unpivot include nulls (new for attribute in (series_number, modality, series_description))
-)
-select study_instance_uid as study, series_instance_uid as series, attribute, old, new
-from old join new using (series_instance_uid, study_instance_uid, attribute)
-where old is distinct from new
-order by study, series, attribute
 
 -- name: plan_members
 -- Every instance-level member of every planned record, with its identity before and after.
@@ -385,11 +368,11 @@ left join man m using (row_id)
 order by x.rec, x.role, new_study_uid, new_sop_uid, old_sop_uid
 
 -- name: gone_by_study
--- Deleted instances per study and reason, for DELETE records.
-select study_instance_uid as study, reason_code, any_value(reason_text) as reason_text,
-       count(*) as instances
-from gone
-group by study_instance_uid, reason_code
+-- Deleted instances per study and reason, with the spokes that own them, for DELETE records.
+select g.study_instance_uid as study, g.reason_code, any_value(g.reason_text) as reason_text,
+       count(*) as instances, list(distinct i.owner_spoke order by i.owner_spoke) as owners
+from gone g join cat_all i using (instance_id)
+group by g.study_instance_uid, g.reason_code
 order by study, reason_code nulls first
 
 -- name: new_by_study
@@ -412,37 +395,6 @@ order by study
 -- name: paired_by_counts
 -- How each record's members paired, for its evidence.
 select rec, paired_by, count(*) as n from plan_members group by all order by rec, paired_by
-
--- name: moved_series_attribute_changes
--- Series attributes that differ between a re-identified study's old and new series.
-with moved as (
-  select distinct sp.source, sp.target, c.series_instance_uid as old_series,
-         m.series_instance_uid as new_series
-  from pairs p join man m using (row_id) join cat c using (instance_id)
-  join study_pairs sp
-    on sp.source = c.study_instance_uid and sp.target = m.study_instance_uid
-  where sp.source <> sp.target
-), c as (
-  select mv.source, mv.target, mv.new_series, se.series_number::varchar as series_number,
-         se.modality, se.series_description
-  from moved mv join series se on se.series_instance_uid = mv.old_series
-), m as (
-  select mv.source, mv.target, mv.new_series,
-         any_value(x.series_number)::varchar as series_number, any_value(x.modality) as modality,
-         any_value(x.series_description) as series_description
-  from moved mv join man x on x.series_instance_uid = mv.new_series
-  group by mv.source, mv.target, mv.new_series
-), old as (
-  select * from c
-  unpivot include nulls (old for attribute in (series_number, modality, series_description))
-), new as (
-  select * from m
-  unpivot include nulls (new for attribute in (series_number, modality, series_description))
-)
-select distinct source, target, 'series' as level, attribute, old, new
-from old join new using (source, target, new_series, attribute)
-where old is distinct from new
-order by source, target, attribute
 
 -- name: find_stale_copies
 -- A non-owner's studies that still show UIDs or values the owner's changes have replaced.
@@ -500,3 +452,12 @@ delete from man where study_instance_uid in (select study from stale)
 -- name: stale_found
 -- The stale copies this run found, for the report table.
 select study, owner, difference, since from stale order by study
+
+-- name: plan_values
+-- Every changed value of every paired instance, under the planned record that carries it.
+select coalesce(sr.rec, pr.rec) as rec, d.instance_id, d.level, d.attribute, d.old, d.new
+from value_diffs d
+left join series_recs sr on d.level = 'series' and d.source = d.target and sr.series = d.series
+left join pair_recs pr on pr.source = d.source and pr.target = d.target
+where coalesce(sr.rec, pr.rec) is not null
+order by rec, d.instance_id, d.attribute

@@ -10,7 +10,7 @@ join cc_instances h on h.seq = c.seq
 join instances i on i.instance_id = h.instance_id
 join studies st on st.study_instance_uid = h.old_study_uid
 left join patients p
-  on p.patient_id = st.patient_id and p.issuer_of_patient_id = st.issuer_of_patient_id
+  on p.patient_id = st.patient_id and p.patient_domain = st.patient_domain
 where c.kind = 'DELETE' and c.status = 'applied' and ($since is null or c.created_at >= $since)
   and not exists (select 1 from cc_records r where r.kind = 'REVERT' and r.refers_to = c.seq)
 order by h.old_study_uid, reason_code, h.old_series_uid, h.old_sop_uid

@@ -18,5 +18,5 @@ join hits i on i.sop_instance_uid = p.sop_instance_uid
 join series se on se.series_instance_uid = i.series_instance_uid
 join studies st on st.study_instance_uid = i.study_instance_uid
 left join patients pa
-  on pa.patient_id = st.patient_id and pa.issuer_of_patient_id = st.issuer_of_patient_id
+  on pa.patient_id = st.patient_id and pa.patient_domain = st.patient_domain
 qualify row_number() over (partition by p.sop_instance_uid order by i.instance_id) = 1

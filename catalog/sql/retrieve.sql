@@ -22,7 +22,7 @@ select st.patient_id, st.issuer_of_patient_id, p.patient_name, p.patient_birth_d
        p.patient_id is not null as patient_known
 from studies st
 left join patients p
-  on p.patient_id = st.patient_id and p.issuer_of_patient_id = st.issuer_of_patient_id
+  on p.patient_id = st.patient_id and p.patient_domain = st.patient_domain
 where st.study_instance_uid = $study
 
 -- name: retrieve_series_values
@@ -50,7 +50,7 @@ patient_studies as (
   select s2.study_instance_uid as uid
   from studies s1
   join studies s2
-    on s2.patient_id = s1.patient_id and s2.issuer_of_patient_id = s1.issuer_of_patient_id
+    on s2.patient_id = s1.patient_id and s2.patient_domain = s1.patient_domain
   where s1.study_instance_uid = $study
   union
   select $study::varchar

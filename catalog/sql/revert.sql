@@ -91,10 +91,7 @@ select seq from cc_records where kind = 'REVERT' and refers_to = $seq limit 1
 create or replace temp table applied_attributes as
 select null::bigint as rec, level, entity, entity as study, attribute, new_value as old,
        old_value as new, $revert as seq
-from attribute_history where seq = $seq;
-create or replace temp table man as
-select study_instance_uid, patient_id, issuer_of_patient_id from studies
-where study_instance_uid in (select study from applied_attributes)
+from attribute_history where seq = $seq
 
 -- name: insert_reverted_history
 -- The values put back, as history of the compensating record.

@@ -54,15 +54,17 @@ join cc_instances m on m.seq = $seq and m.new_sop_uid = p.new_sop_uid and m.inst
 
 -- name: apply_decided_moves
 -- Create target studies and series (from their sources), move the instances, map the UIDs.
-insert into studies
-select d.new_study_uid, any_value(s.patient_id), any_value(s.issuer_of_patient_id),
-       coalesce(any_value(json_extract_string(r.attributes, '$.accession_number[1]')),
-                any_value(s.accession_number)),
-       any_value(s.study_id), any_value(s.study_date), any_value(s.study_time),
-       any_value(s.study_description), any_value(s.referring_physician_name),
-       any_value(s.study_status), any_value(s.owner_spoke), 'active', $run_id, $run_id
+insert into studies by name
+select d.new_study_uid as study_instance_uid, any_value(s.patient_id) as patient_id,
+       any_value(s.issuer_of_patient_id) as issuer_of_patient_id,
+       any_value(s.patient_domain) as patient_domain,
+       any_value(s.accession_number) as accession_number, any_value(s.study_id) as study_id,
+       any_value(s.study_date) as study_date, any_value(s.study_time) as study_time,
+       any_value(s.study_description) as study_description,
+       any_value(s.referring_physician_name) as referring_physician_name,
+       any_value(s.study_status) as study_status, any_value(s.owner_spoke) as owner_spoke,
+       'active' as status, $run_id as created_run_id, $run_id as updated_run_id
 from decided d join studies s on s.study_instance_uid = d.old_study_uid
-join cc_records r on r.seq = $seq
 where d.new_study_uid not in (select study_instance_uid from studies)
 group by d.new_study_uid;
 insert into series
@@ -111,3 +113,33 @@ select status from studies where study_instance_uid = $uid
 -- name: study_successors
 -- Where the UID map sends an old study UID (several targets after a split or segment).
 select distinct new_uid from uid_map where level = 'study' and old_uid = $uid order by new_uid
+
+-- name: apply_decided_deletion
+-- An approved deletion: its instances still active are marked deleted (bytes stay in nearline).
+create or replace temp table decided_deletion as
+select c.instance_id, c.old_sop_uid, c.old_series_uid, c.old_study_uid
+from cc_instances c join instances i using (instance_id)
+where c.seq = $seq and i.status = 'active';
+update instances set status = 'deleted', updated_run_id = $run_id
+where instance_id in (select instance_id from decided_deletion);
+insert into cc_instances
+select $decision, instance_id, 'deletion', old_sop_uid, old_series_uid, old_study_uid,
+       null, null, null
+from decided_deletion order by old_sop_uid;
+update studies s set status = 'deleted', updated_run_id = $run_id
+where s.study_instance_uid in (select old_study_uid from decided_deletion)
+  and s.status = 'active'
+  and not exists (select 1 from instances i where i.status = 'active'
+                  and i.study_instance_uid = s.study_instance_uid)
+
+-- name: insert_decided_values
+-- The values an approved record carried, under its decision: per instance, and as history.
+insert into cc_values
+select $decision, instance_id, level, attribute, old_value, new_value from cc_values
+where seq = $seq;
+insert into attribute_history
+select distinct $decision, v.level,
+       case when v.level = 'series' then i.series_instance_uid else i.study_instance_uid end,
+       v.attribute, v.old_value, v.new_value, $run_id
+from cc_values v join instances i using (instance_id)
+where v.seq = $seq

@@ -164,6 +164,9 @@ def test_retrieval_by_an_old_study_uid_says_it_resolved_it(archived, sample_drop
     fix = sim.Correct("study", old, "study_description", "CORRECTED", "orthanc")
     config, _, truth = reconcile(archived, tmp_path, source, [fix])
     [new] = truth.records[0].target_study_uids
+    with open_catalog(config.catalog) as con:  # a re-identified study waits for review
+        [pending] = [r["seq"] for r in open_reviews(con)]
+        approve(con, pending, by="tester")
     out = tmp_path / "out"
     args = ["retrieve", old, "--out", str(out), "--config", str(config.file)]
     run = CliRunner().invoke(app, args, terminal_width=250)

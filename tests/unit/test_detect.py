@@ -9,7 +9,6 @@ from tasks.detect import (
     components,
     plan_ambiguous,
     plan_moves,
-    reidentified_kind,
     shape_of,
 )
 
@@ -65,13 +64,14 @@ def test_a_whole_study_under_a_new_uid_is_reidentified():
     assert shape_of([Edge("A", "B", 4, 0)], facts) == ("REIDENTIFY", ("A",), ("B",))
 
 
-def test_reidentified_study_with_only_a_new_accession_is_a_uid_fix():
-    assert reidentified_kind([{"attribute": "accession_number"}]) == "UID_FIX"
-    assert reidentified_kind([]) == "UID_FIX"
-    assert (
-        reidentified_kind([{"attribute": "accession_number"}, {"attribute": "patient_name"}])
-        == "ATTRIBUTES"
-    )
+def test_reidentified_study_waits_for_review_whatever_values_changed_with_it():
+    facts = {"A": fact("A", reported=False), "B": fact("B", in_catalog=False)}
+    changes = {("A", "B"): [{"attribute": "patient_name", "old": "X", "new": "Y"}]}
+    book = RecordBook()
+    assert plan_moves(book, [Edge("A", "B", 4, 0)], facts, changes) == [("A", "B")]
+    (record,) = book.records
+    assert (record.kind, record.status) == ("UID_FIX", "pending_review")
+    assert record.attributes == {"patient_name": ["X", "Y"]}
 
 
 def test_many_sources_to_many_targets_is_never_guessed():

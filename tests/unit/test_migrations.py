@@ -64,7 +64,16 @@ def test_every_named_sql_block_parses(tmp_path):
     from catalog.queries import _all_blocks
     from tests.support import table
 
-    staged_elsewhere = ("staged_", "study_pairs", "edge_records", "plan_members", "listed_")
+    staged_elsewhere = (
+        "staged_",
+        "study_pairs",
+        "edge_records",
+        "plan_members",
+        "listed_",
+        "value_diffs",
+        "pair_recs",
+        "deletion_conflicts",
+    )
     with open_catalog(tmp_path / "c.duckdb") as con:
         pair(con, table([]).append_column("row_id", pa.array([], pa.int64())), None)
         for text in _all_blocks().values():
