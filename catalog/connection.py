@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from catalog.errors import CatalogDamaged
 from catalog.lock import writer_lock
 from catalog.migrations import migrate
 
@@ -34,13 +35,33 @@ def open_catalog(path: Path, *, wait: bool | float = False) -> Iterator[duckdb.D
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with writer_lock(path, wait=wait):
+    with writer_lock(path, wait=wait), damage_said(path):
         con = duckdb.connect(str(path), config=duckdb_config())
         try:
             migrate(con)
             yield con
         finally:
             con.close()
+
+
+# What DuckDB says of a file that is truncated, overwritten or not a catalog at all.
+_DAMAGE = ("not a valid duckdb database", "could not read enough bytes", "corrupt", "checksum")
+
+
+@contextmanager
+def damage_said(path: Path) -> Iterator[None]:
+    """Turn DuckDB's errors about a damaged catalog file into one that names the file and the
+    way back, without a traceback."""
+    try:
+        yield
+    except (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException) as exc:
+        if not any(word in str(exc).lower() for word in _DAMAGE):
+            raise
+        raise CatalogDamaged(
+            f"the catalog {path} is damaged ({str(exc).splitlines()[0]}); nothing was changed. "
+            "Restore it from a backup (then runs that wrote since are recognised and named), or "
+            "move it aside and rebuild it from nearline with `spokesync catalog rebuild`"
+        ) from None
 
 
 @contextmanager

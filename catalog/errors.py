@@ -88,3 +88,17 @@ class ReviewRefused(SpokesyncError):
 
 class ConfigInvalid(SpokesyncError):
     """The configuration file is missing, unreadable or names something that does not exist."""
+
+
+class NearlineUnsafe(SpokesyncError):
+    """A nearline volume or the catalog beside it is not what the hub expects (a volume not
+    mounted or of another hub, a catalog mistyped or older than its nearline); nothing was
+    written."""
+
+
+class NearlineUnwritable(SpokesyncError):
+    """No configured nearline volume can take a TAR (full or read-only); nothing was published."""
+
+
+class CatalogDamaged(SpokesyncError):
+    """The catalog file cannot be opened (truncated, overwritten, not a DuckDB file)."""

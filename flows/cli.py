@@ -54,6 +54,11 @@ def init(
 ) -> None:
     """Write DATA_DIR/spokesync.toml with the defaults (an existing file is kept)."""
     file = cfg.init_config(data_dir)
+    try:
+        hub = cli_catalog.mark_new_hub(file)
+    except SpokesyncError as exc:
+        _fail(exc)
+    console.print(f"hub {hub}: its nearline volumes carry its marker")
     console.print(
         f"configuration: {file}\nuse it with --config {file} or export {cfg.CONFIG_ENV}={file}"
     )
@@ -99,7 +104,8 @@ def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
 
 @app.command()
 def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
-    """Re-hash nearline against the catalog: missing, corrupt and orphan TARs (exit 1 if any)."""
+    """Re-hash nearline against the catalog: missing, corrupt and orphan TARs (exit 1 if any;
+    files the hub moved aside are listed, not counted)."""
     from tasks.verify import verify_nearline
 
     try:
@@ -107,7 +113,7 @@ def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
     except SpokesyncError as exc:
         _fail(exc)
     views.print_findings(console, findings, checked)
-    if findings:
+    if any(f.kind != "set_aside" for f in findings):  # files moved aside are kept, not problems
         raise typer.Exit(1)
 
 
@@ -225,9 +231,10 @@ def changes_export_iocm(
     console.print(f"{len(files)} rejection note(s) for {len(rows)} instance(s) written to {out}")
 
 
-from flows import cli_reports, cli_retrieve, cli_review, cli_spokes  # noqa: E402
+from flows import cli_catalog, cli_reports, cli_retrieve, cli_review, cli_spokes  # noqa: E402
 
 cli_spokes.register(spoke_app, manifest_app, console, _fail)
 cli_review.register(app, console, _fail)
 cli_reports.register(app)
 cli_retrieve.register(app)
+cli_catalog.register(app, console, _fail)

@@ -95,6 +95,13 @@ class Config(BaseModel):
     file: Path
     catalog: Path
     volumes: list[Path]
+    volume_names: list[str] = []  # parallel to `volumes`; the catalog stores these names
+
+    def named_volumes(self) -> dict[str, Path]:
+        """{volume name: path} in configured order; a name defaults to the folder's last part."""
+        names = self.volume_names or [Path(v).name for v in self.volumes]
+        return dict(zip(names, self.volumes, strict=True))
+
     reports: Path
     work: Path
     schedule: Schedule = Schedule()
@@ -161,10 +168,12 @@ def load_config(explicit: Path | None = None) -> Config:
         spokes = {
             name: _spoke(file, name, body) for name, body in document.get("spokes", {}).items()
         }
+        volumes = named_volumes(file, document["nearline"]["volumes"])
         return Config(
             file=file,
             catalog=_resolve(base, document["catalog"]["path"]),
-            volumes=[_resolve(base, v) for v in document["nearline"]["volumes"]],
+            volumes=[_resolve(base, path) for path in volumes.values()],
+            volume_names=list(volumes),
             reports=_resolve(base, document["reports"]["path"]),
             work=_resolve(base, document.get("work", {}).get("path", "work")),
             schedule=Schedule(**document.get("schedule", {})),
@@ -176,6 +185,26 @@ def load_config(explicit: Path | None = None) -> Config:
             f"{file} is incomplete or wrong: {exc}; compare it with the file "
             "`spokesync init` writes"
         ) from None
+
+
+def named_volumes(file: Path, entries: list) -> dict[str, str]:
+    """`volumes = ["nearline/vol01"]` or `[[nearline.volumes]] name=…, path=…`, as {name: path}."""
+    named: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and set(entry) <= {"name", "path"} and "path" in entry:
+            name, path = entry.get("name") or Path(entry["path"]).name, entry["path"]
+        elif isinstance(entry, str):
+            name, path = Path(entry).name, entry
+        else:
+            raise ConfigInvalid(f"{file}, nearline.volumes: {entry!r} is neither a path nor "
+                                "a table with `path` (and `name`)")  # fmt: skip
+        if name in named:
+            raise ConfigInvalid(
+                f"{file}, nearline.volumes: two volumes are named {name!r}; give each a "
+                "distinct `name` (the catalog finds volumes by name)"
+            )
+        named[name] = path
+    return named
 
 
 def _spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:

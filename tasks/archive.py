@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -15,10 +14,12 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.errors import NearlineCorrupt, ObjectRefused
+from catalog.errors import ObjectRefused
 from catalog.faults import kill_point
 from tasks.fingerprints import fingerprint_file
 from tasks.nearline import StagedTar, discard, publish, stage_series_tar, tar_relpath
+from tasks.nearline_index import build_index
+from tasks.volumes import stage_on_a_volume
 
 STORED_SCHEMA = pa.schema(
     [
@@ -87,18 +88,6 @@ def resolve_object(drop: Path, row: dict) -> Path:
     return path
 
 
-def choose_volume(volumes: list[Path], needed: int) -> Path:
-    """The first configured volume with room for `needed` bytes plus 1 % headroom."""
-    for volume in volumes:
-        volume.mkdir(parents=True, exist_ok=True)
-        if shutil.disk_usage(volume).free > needed * 1.01:
-            return volume
-    raise NearlineCorrupt(
-        f"no nearline volume has {needed} bytes free "
-        f"({', '.join(map(str, volumes))}); add a volume to the configuration"
-    )
-
-
 def stage_batch(
     drop: Path, batch_path: Path, volumes: list[Path], batch: str, archived_on: date
 ) -> ArchiveBatch:
@@ -139,7 +128,6 @@ def _stage_series(
         for r in rows
     }
     needed = sum(os.path.getsize(path) for _, path in sources.values())
-    volume = choose_volume(volumes, needed)
     relpath = tar_relpath(
         archived_on, first["study_instance_uid"], first["series_instance_uid"], batch
     )
@@ -150,12 +138,18 @@ def _stage_series(
         prints[name] = verified_fingerprint(row, path)
         kill_point("object-staged")
 
-    tar = stage_series_tar(volume, relpath, [(n, p) for n, (_, p) in sources.items()], check=check)
+    def write(hub: str, name: str, volume: Path) -> StagedTar:
+        rows = {n: r for n, (r, _) in sources.items()}
+        index = lambda: build_index(hub, name, batch, rows, prints)  # noqa: E731
+        files = [(n, p) for n, (_, p) in sources.items()]
+        return stage_series_tar(volume, relpath, files, check=check, index=index)
+
+    name, tar = stage_on_a_volume(volumes, needed, write)
     kill_point("tar-written")
     members = [
         {
             "sop_instance_uid": sources[m.name][0]["sop_instance_uid"],
-            "volume": str(volume),
+            "volume": name,
             "tar_path": relpath,
             "member_name": m.name,
             "data_offset": m.offset,

@@ -19,9 +19,11 @@ from catalog.apply import PlanTables, apply_plan, catalog_version
 from catalog.faults import kill_point
 from catalog.runs import recorded_run_ids
 from tasks.archive import STORED_SCHEMA, ArchiveBatch, discard_all, publish_all, stage_batch
+from tasks.hub_check import ensure_nearline
 from tasks.orphans import sweep_orphans
 from tasks.run_plan import plan_locked
 from tasks.run_state import PLAN_FILES, RunState, summary, timed
+from tasks.volumes import mark_last_run
 
 if TYPE_CHECKING:
     import duckdb
@@ -56,8 +58,9 @@ def commit_run(
     wait: bool | float = True,
     fail_after: str | None = None,
 ) -> dict:
-    """Under the writer lock: re-plan if another run committed since planning, remove what
-    killed runs left in nearline, publish TARs, apply in one transaction."""
+    """Under the writer lock: re-plan if another run committed since planning, check the
+    volumes, move aside what killed runs left in nearline, publish TARs, apply in one
+    transaction, then name the run in the markers of the volumes it wrote to."""
     if batches:
         state.steps["archive"] = (min(b.started for b in batches), max(b.ended for b in batches))
     with ExitStack() as stack:
@@ -67,6 +70,7 @@ def commit_run(
             if catalog_version(con) != state.version:
                 batches = replan(con, config, state, batches)
             plan = load_plan(state, batches)
+            ensure_nearline(con, config)
             sweep_orphans(config.work, config.volumes, recorded_run_ids(con), state.run_id)
         except BaseException:
             discard_all(batches)  # nothing was published yet: leave nearline as it was
@@ -81,6 +85,7 @@ def commit_run(
             fail_after=fail_after,
         )
         kill_point("committed")
+        mark_last_run(config, set(plan.stored.column("volume").to_pylist()), state.run_id)
     discard_pulled_objects(state)
     return summary(
         state,

@@ -21,12 +21,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from catalog.errors import NearlineCorrupt, ObjectRefused
+from catalog.errors import NearlineCorrupt, NearlineUnwritable, ObjectRefused
 
 CHUNK = 1 << 20  # stream in 1 MiB chunks so memory stays bounded whatever the object size
 BLOCK = tarfile.BLOCKSIZE
 SUMS_NAME = "SHA256SUMS"
+INDEX_NAME = "spokesync-index.json"  # what the catalog needs to index the TAR (DESIGN §7)
 PARTIAL_MARK = ".tar.partial-"
+SET_ASIDE = "orphans"  # <volume>/orphans/<run id>/…: files the hub moved aside, never deleted
 
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
@@ -92,36 +94,56 @@ def check_member_name(name: str) -> None:
 
 
 def stage_series_tar(
-    volume: Path, relpath: str, members: Iterable[tuple[str, Source]], *, check: Check | None = None
+    volume: Path,
+    relpath: str,
+    members: Iterable[tuple[str, Source]],
+    *,
+    check: Check | None = None,
+    index: Callable[[], bytes] | None = None,
 ) -> StagedTar:
-    """Write a series TAR plus SHA256SUMS beside its final path and fsync it; nothing is
-    visible under the final name until `publish`."""
+    """Write a series TAR, its index (built once every member was checked) and SHA256SUMS
+    beside its final path and fsync it; nothing is visible under the final name until
+    `publish`. A full or read-only volume raises NearlineUnwritable naming volume and path."""
     final = volume_path(volume, relpath)
     if final.exists():
         raise FileExistsError(
             f"nearline TAR {final} already exists; TARs are write-once, "
             "archive the series again under a new batch name"
         )
-    _make_dirs_durable(Path(volume), final.parent)
+    make_dirs_durable(Path(volume), final.parent)
     temp = final.with_name(f"{final.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         with open(temp, "xb") as out:
             infos = _write_members(out, members, check)
-            _write_sums_and_end(out, infos)
+            extra = [_write_member(out, INDEX_NAME, index(), int(time.time()))] if index else []
+            _write_sums_and_end(out, infos + extra)
             out.flush()
             os.fchmod(out.fileno(), 0o444)  # write-once: nobody should open it for writing again
             os.fsync(out.fileno())
-    except BaseException:
-        temp.unlink(missing_ok=True)
+    except BaseException as exc:
+        _drop_own_partial(temp)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS):
+            raise unwritable(Path(volume), final, exc) from None
         raise
     return StagedTar(Path(volume), relpath, temp, infos)
+
+
+def unwritable(volume: Path, path: Path, exc: OSError) -> Exception:
+    """A disk-full or read-only error said with the volume, the path and the fix."""
+    if exc.errno == errno.ENOSPC:
+        why = "the volume is full; free space or add a volume to the configuration"
+    elif exc.errno == errno.EROFS:
+        why = "the volume is mounted read-only; remount it read-write or add a volume"
+    else:
+        return exc
+    return NearlineUnwritable(f"nearline volume {volume}: cannot write {path}: {why}")
 
 
 def publish(staged: StagedTar) -> Path:
     """Move a staged TAR to its final name without ever replacing a file, then fsync the
     directory so the name survives a crash."""
     final = staged.final_path
-    _make_dirs_durable(staged.volume, final.parent)
+    make_dirs_durable(staged.volume, final.parent)
     try:
         os.link(staged.temp_path, final)  # unlike rename, link fails if the target exists
     except FileExistsError:
@@ -144,8 +166,15 @@ def publish(staged: StagedTar) -> Path:
 
 
 def discard(staged: StagedTar) -> None:
-    """Remove a staged TAR that will not be published."""
-    staged.temp_path.unlink(missing_ok=True)
+    """Drop this process's own staged TAR that will not be published (a refused batch)."""
+    _drop_own_partial(staged.temp_path)
+
+
+def _drop_own_partial(temp: Path) -> None:
+    """The one removal on a volume: a temporary file this very process created, never published,
+    never named by the catalog (bad input must leave nearline as it was). Another process's
+    partial is moved aside (`set_aside`), never removed."""
+    temp.unlink(missing_ok=True)
 
 
 def _write_members(
@@ -219,7 +248,7 @@ def _write_sums_and_end(out: io.BufferedWriter, infos: list[MemberInfo]) -> None
     out.write(bytes(-out.tell() % tarfile.RECORDSIZE))
 
 
-def _make_dirs_durable(volume: Path, directory: Path) -> None:
+def make_dirs_durable(volume: Path, directory: Path) -> None:
     """Create the folders below a mounted volume, fsyncing each new folder's parent."""
     if not volume.is_dir():
         raise FileNotFoundError(f"nearline volume {volume} does not exist; is it mounted?")

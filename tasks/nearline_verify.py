@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from catalog.errors import NearlineCorrupt
+from catalog.errors import NearlineCorrupt, NearlineUnsafe
 from tasks.manifest_rules import UID_PATTERN
 from tasks.nearline import (
     BLOCK,
     CHUNK,
     PARTIAL_MARK,
+    SET_ASIDE,
     SUMS_NAME,
     MemberInfo,
     check_member_name,
@@ -37,11 +38,16 @@ FindingKind = Literal[
     "partial_tar",
     "unreadable_tar",
     "corrupt_sums",
+    "set_aside",
 ]
 
 ORPHAN_DETAIL = (
     "no catalog row points at this TAR; if its run never committed (killed before its "
-    "commit), the next run removes it"
+    f"commit), the next run moves it aside under {SET_ASIDE}/"
+)
+SET_ASIDE_DETAIL = (
+    "moved aside by the hub (a run that never committed left it); the catalog does not need "
+    "it and nothing was deleted"
 )
 
 
@@ -163,11 +169,21 @@ def list_partials(volume: Path) -> Iterator[str]:
     yield from _walk(volume, lambda name: PARTIAL_MARK in name)
 
 
-def _walk(volume: Path, wanted: Callable[[str], bool]) -> Iterator[str]:
-    """Walk a volume in sorted order, yielding POSIX relpaths of the files `wanted` accepts."""
+def list_set_aside(volume: Path) -> Iterator[str]:
+    """Yield relpaths of the files the hub moved aside under `<volume>/orphans/`."""
+    aside = Path(volume) / SET_ASIDE
+    for rel in _walk(aside, lambda name: True, skip_aside=False):
+        yield f"{SET_ASIDE}/{rel}"
+
+
+def _walk(volume: Path, wanted: Callable[[str], bool], *, skip_aside=True) -> Iterator[str]:
+    """Walk a volume in sorted order, yielding POSIX relpaths of the files `wanted` accepts;
+    the folder of files moved aside is not part of the archive tree."""
     volume = Path(volume)
     for root, dirs, files in os.walk(volume):
         dirs.sort()
+        if skip_aside and Path(root) == volume and SET_ASIDE in dirs:
+            dirs.remove(SET_ASIDE)  # os.walk's own list: the folder is skipped, not touched
         for name in sorted(files):
             if wanted(name):
                 yield (Path(root) / name).relative_to(volume).as_posix()
@@ -177,7 +193,10 @@ def verify_volume(volume: Path, expected: dict[str, list[MemberInfo]]) -> list[F
     """Re-hash every member the catalog expects, and report orphan and partial TARs."""
     volume = Path(volume)
     if not volume.is_dir():
-        raise FileNotFoundError(f"nearline volume {volume} does not exist; is it mounted?")
+        raise NearlineUnsafe(
+            f"nearline volume {volume} does not exist; is it mounted? Mount it, or fix its "
+            "path under [nearline] volumes in the configuration"
+        )
     findings: list[Finding] = []
     for relpath in sorted(expected):
         findings += _verify_tar(volume, relpath, expected[relpath])
@@ -192,10 +211,13 @@ def verify_volume(volume: Path, expected: dict[str, list[MemberInfo]]) -> list[F
             volume,
             rel,
             None,
-            "temporary TAR left by an interrupted archive run; the next run removes it "
+            "temporary TAR left by an interrupted archive run; the next run moves it aside "
             "once its writer is gone",
         )
         for rel in list_partials(volume)
+    ]
+    findings += [
+        Finding("set_aside", volume, rel, None, SET_ASIDE_DETAIL) for rel in list_set_aside(volume)
     ]
     return findings
 

@@ -1,4 +1,4 @@
-"""Orphans of runs that never committed: their TARs are removed by the next run (DESIGN §4.3).
+"""Orphans of runs that never committed: the next run moves their TARs aside, never deletes them.
 
 A run names its TARs `<yyyy/mm/dd>/<study>/<series>/<run id>.tar` and stages them beside that
 name as `<run id>.tar.partial-<pid>-<hex>`; its work folder keeps the batches it meant to
@@ -6,12 +6,12 @@ archive. So a run killed before its commit can be traced from its work folder al
 walking the volumes. The next run does that under the catalog's writer lock, before publishing
 its own TARs: a published TAR of a run the catalog does not know was renamed under the lock of a
 process that is gone (publishing and the commit share one lock hold), so no catalog row points at
-it and none ever will. A partial TAR is removed once the process named in its name is gone
-(on this host: a writer in another PID namespace looks gone, and then its publish fails and
-its run stops without changing the catalog).
-Until then `verify` reports them as orphan and partial TARs. Removing them, rather than reusing
-them, keeps one rule for every kill point: the re-run archives its objects exactly once, in its
-own TARs, and nothing of the killed run stays behind.
+it and none ever will. It is moved to `<volume>/orphans/<run id>/<its relpath>` (a rename within
+the volume: nothing archived is ever deleted, DESIGN §7), where `verify` lists it as set aside.
+A partial TAR is moved aside once the process named in its name is gone (on this host: a writer
+in another PID namespace looks gone, and then its publish fails and its run stops without
+changing the catalog). Moving them out of the archive tree, rather than reusing them, keeps one
+rule for every kill point: the re-run archives its objects exactly once, in its own TARs.
 """
 
 from __future__ import annotations
@@ -24,46 +24,50 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tasks.nearline import fsync_dir, tar_relpath, volume_path
+from tasks.nearline import SET_ASIDE, fsync_dir, make_dirs_durable, tar_relpath, volume_path
 from tasks.run_state import BATCH_GLOB
 
 log = logging.getLogger("spokesync.orphans")
-SWEPT = "orphans-removed"  # marker in a dead run's work folder: its nearline files are gone
+SWEPT = "orphans-set-aside"  # marker in a dead run's work folder: its nearline files moved aside
 
 
 def sweep_orphans(work_root: Path, volumes: list[Path], recorded: set[str], current: str) -> int:
-    """Remove the TARs of every run in `work_root` that the catalog never recorded; return how
-    many files went. Call it holding the catalog's writer lock."""
-    removed = 0
+    """Move aside the TARs of every run in `work_root` that the catalog never recorded; return
+    how many files moved. Call it holding the catalog's writer lock."""
+    moved = 0
     if not Path(work_root).is_dir():
         return 0
     for work in sorted(Path(work_root).iterdir()):
         if work.name in recorded or work.name == current or (work / SWEPT).exists():
             continue
         if work.is_dir() and any(work.glob(BATCH_GLOB)):
-            removed += sweep_run(work, volumes)
-    if removed:
-        log.warning("removed %d nearline file(s) of runs that never committed", removed)
-    return removed
+            moved += sweep_run(work, volumes)
+    if moved:
+        log.warning("moved %d nearline file(s) of runs that never committed under %s/ on their "
+                    "volume; nothing was deleted", moved, SET_ASIDE)  # fmt: skip
+    return moved
 
 
 def sweep_run(work: Path, volumes: list[Path]) -> int:
-    """Remove one dead run's published and partial TARs; mark it done unless a writer lives."""
-    removed, alive = 0, False
-    for final in planned_tars(work, volumes):
+    """Move one dead run's published and partial TARs aside; mark it done unless a writer
+    lives."""
+    moved, alive = 0, False
+    for volume, final in planned_tars(work, volumes):
         for partial in sorted(final.parent.glob(f"{final.name}.partial-*")):
             if writer_alive(partial.name):
                 alive = True
                 continue
-            removed += _remove(partial)
+            set_aside(volume, partial, work.name)
+            moved += 1
         if final.exists():
-            removed += _remove(final)
+            set_aside(volume, final, work.name)
+            moved += 1
     if not alive:
         (work / SWEPT).touch()
-    return removed
+    return moved
 
 
-def planned_tars(work: Path, volumes: list[Path]) -> Iterator[Path]:
+def planned_tars(work: Path, volumes: list[Path]) -> Iterator[tuple[Path, Path]]:
     """Every TAR path the run of this work folder may have written, on every volume."""
     run_id = work.name
     day = run_day(run_id)
@@ -73,7 +77,7 @@ def planned_tars(work: Path, volumes: list[Path]) -> Iterator[Path]:
         for study, series in sorted(pairs):
             relpath = tar_relpath(day, study, series, run_id)
             for volume in volumes:
-                yield volume_path(Path(volume), relpath)
+                yield Path(volume), volume_path(Path(volume), relpath)
 
 
 def run_day(run_id: str) -> date:
@@ -95,7 +99,14 @@ def writer_alive(partial_name: str) -> bool:
     return True
 
 
-def _remove(path: Path) -> int:
-    path.unlink(missing_ok=True)
+def set_aside(volume: Path, path: Path, run: str) -> Path:
+    """Move a file the catalog does not know to `<volume>/orphans/<run>/<its relpath>`: a rename
+    within the volume, so nothing archived is ever lost; returns the new path."""
+    target = Path(volume) / SET_ASIDE / run / path.relative_to(volume)
+    make_dirs_durable(Path(volume), target.parent)
+    while target.exists():  # never replace: a second copy set aside gets a suffix
+        target = target.with_name(target.name + ".again")
+    os.rename(path, target)
     fsync_dir(path.parent)
-    return 1
+    fsync_dir(target.parent)
+    return target

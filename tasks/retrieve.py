@@ -41,6 +41,7 @@ from tasks.dimse_send import (
 from tasks.manifest_schema import PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
 from tasks.nearline import read_member, volume_path
 from tasks.retrieve_edit import Edits, Target, UidMap, correct_dataset
+from tasks.volumes import on_volume_paths
 
 if TYPE_CHECKING:
     from flows.config import Config
@@ -131,7 +132,7 @@ def plan_study(config: Config, uid: str, *, wait: bool | float = False) -> Study
         study = resolution.study_uid
         return StudyPlan(
             resolution,
-            queries.active_instances(con, study),
+            on_volume_paths(config, queries.active_instances(con, study)),
             queries.study_values(con, study),
             queries.series_values(con, study),
             UidMap(queries.uid_map(con, study)),

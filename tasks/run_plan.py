@@ -14,6 +14,7 @@ from catalog.apply import catalog_version
 from catalog.errors import ManifestInvalid, MassDeletionBlocked
 from catalog.runs import last_generated_at
 from tasks.archive import series_batches
+from tasks.hub_check import ensure_nearline
 from tasks.plan import build_plan
 from tasks.run_state import BATCH_NAME, PLAN_FILES, RunState, timed
 
@@ -40,6 +41,7 @@ def plan_locked(con: duckdb.DuckDBPyConnection, config: Config, state: RunState)
     manifest = state.path("manifest")
     deletions_path = state.path("deletions")
     deletions = pq.read_table(deletions_path) if deletions_path.exists() else None
+    ensure_nearline(con, config)  # a volume not mounted or a stale catalog stops the run here
     refuse_stale(con, state)
     state.version = catalog_version(con)
     plan = build_plan(

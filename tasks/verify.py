@@ -12,11 +12,12 @@ from catalog import open_catalog
 from catalog.storage import stored_members, tar_instances
 from tasks.nearline import MemberInfo
 from tasks.nearline_verify import Finding, path_uids, verify_volume
+from tasks.volumes import resolve_volume
 
 if TYPE_CHECKING:
     from flows.config import Config
 
-UNKNOWN_TO_CATALOG = ("orphan_tar", "partial_tar")  # only the path says what they hold
+UNKNOWN_TO_CATALOG = ("orphan_tar", "partial_tar", "set_aside")  # only the path says what they hold
 
 
 def expected_by_volume(rows: list[dict]) -> dict[str, dict[str, list[MemberInfo]]]:
@@ -30,25 +31,36 @@ def expected_by_volume(rows: list[dict]) -> dict[str, dict[str, list[MemberInfo]
 
 
 def verify_nearline(config: Config, *, wait: bool | float = False) -> tuple[list, int]:
-    """Findings over every configured volume and every volume the catalog names."""
+    """Findings over every configured volume and every volume the catalog names (by name,
+    resolved to a path through the configuration)."""
     with open_catalog(config.catalog, wait=wait) as con:
         rows = stored_members(con)
     expected = expected_by_volume(rows)
-    volumes = {str(v) for v in config.volumes} | set(expected)
+    names = {str(path): name for name, path in config.named_volumes().items()}
+    names |= {str(resolve_volume(config, value)): value for value in expected}
     findings = []
-    for volume in sorted(volumes):
-        findings.extend(verify_volume(Path(volume), dict(expected.get(volume, {}))))
-    return name_affected(config, findings, wait=wait), len(rows)
+    for path, name in sorted(names.items()):
+        findings.extend(verify_volume(Path(path), dict(expected.get(name, {}))))
+    return name_affected(config, findings, names, wait=wait), len(rows)
 
 
-def name_affected(config: Config, findings: list[Finding], *, wait: bool | float = False) -> list:
+def name_affected(
+    config: Config, findings: list[Finding], names: dict[str, str], *, wait: bool | float = False
+) -> list:
     """Add to each finding the UIDs it touches: from the catalog, or from an unknown TAR's path."""
-    tars = {(str(f.volume), f.relpath) for f in findings if f.kind not in UNKNOWN_TO_CATALOG}
+    tars = {
+        (names.get(str(f.volume), str(f.volume)), f.relpath)
+        for f in findings
+        if f.kind not in UNKNOWN_TO_CATALOG
+    }
     if not tars:
         return [affected(f, []) for f in findings]
     with open_catalog(config.catalog, wait=wait) as con:
         rows = {tar: tar_instances(con, *tar) for tar in sorted(tars)}
-    return [affected(f, rows.get((str(f.volume), f.relpath), [])) for f in findings]
+    return [
+        affected(f, rows.get((names.get(str(f.volume), str(f.volume)), f.relpath), []))
+        for f in findings
+    ]
 
 
 def affected(finding: Finding, rows: list[dict]) -> Finding:

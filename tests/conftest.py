@@ -40,10 +40,13 @@ def sample_drops(tmp_path_factory, sample_sources) -> dict[str, Path]:
 
 @pytest.fixture
 def hub(tmp_path, sample_drops):
-    """A fresh configuration with both sample spokes registered; returns the loaded Config."""
+    """A fresh hub as `spokesync init` leaves it (catalog and volume markers) with both sample
+    spokes registered; returns the loaded Config."""
+    from flows.cli_catalog import mark_new_hub
     from flows.config import add_spoke, init_config, load_config
 
     file = init_config(tmp_path / "hub")
+    mark_new_hub(file)
     for spoke, drop in sample_drops.items():
         add_spoke(file, spoke, drop)
     return load_config(file)
@@ -53,8 +56,8 @@ def hub(tmp_path, sample_drops):
 def archived(tmp_path_factory, sample_drops) -> Path:
     """A hub that archived the sample spoke north once; tests work on private copies.
 
-    Copies (tests.detection_support.copy_hub) share its nearline volume, because the catalog
-    names volumes by absolute path: a test that damages a TAR must archive a hub of its own.
+    Copies (tests.detection_support.copy_hub) take its nearline volume along: the catalog
+    names volumes, so each copy reads and writes its own.
     """
     from flows.config import add_spoke, init_config, load_config
     from tasks.reconcile import run_spoke

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from catalog import open_catalog
 from catalog.faults import KILL_ENV, MARK_ENV
+from tasks.nearline import INDEX_NAME, read_member
 from tasks.nearline_verify import list_partials, list_tars, scan_tar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,10 +153,18 @@ def nearline_content(volume: Path) -> dict:
     """Each published TAR (its run id normalised) with its members' names and SHA-256s, and
     the partial TARs left beside them."""
     tars = {
-        RUN_ID.sub("<run>", rel): sorted((m.name, m.sha256) for m in scan_tar(volume / rel))
+        RUN_ID.sub("<run>", rel): sorted(_member(volume / rel, m) for m in scan_tar(volume / rel))
         for rel in list_tars(volume)
     }
     return {"tars": tars, "partials": sorted(list_partials(volume))}
+
+
+def _member(tar: Path, member) -> tuple[str, str]:
+    """A member's name and SHA-256; the index member names the run, so its text is compared
+    with the run id normalised."""
+    if member.name != INDEX_NAME:
+        return member.name, member.sha256
+    return member.name, RUN_ID.sub("<run>", read_member(tar, member.offset, member.size).decode())
 
 
 def run_command(argv: list[str]) -> None:

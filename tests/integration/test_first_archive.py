@@ -53,7 +53,7 @@ def test_first_archive_catalogues_every_instance_in_one_tar_per_series(hub):
     assert owners == [("north",)] and kinds == [("NEW_OBJECTS", len(studies))]
     by_sop = {r["sop_instance_uid"]: r for r in manifest}
     for volume, tar_path, offset, size, sha256, sop in stored:
-        data = read_member(Path(volume) / tar_path, offset, size, sha256)
+        data = read_member(hub.named_volumes()[volume] / tar_path, offset, size, sha256)
         assert data == (hub.spokes["north"].drop / by_sop[sop]["object_uri"]).read_bytes()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.errors import NearlineCorrupt
+from catalog.errors import NearlineCorrupt, NearlineUnsafe
 from tasks.nearline import (
     CHUNK,
     MemberInfo,
@@ -326,7 +326,7 @@ def test_verify_volume_finds_a_truncated_tar_and_the_members_it_lost(volume, sou
 
 
 def test_verify_volume_refuses_an_unmounted_volume(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="mounted"):
+    with pytest.raises(NearlineUnsafe, match="mounted"):
         verify_volume(tmp_path / "gone", {RELPATH: []})
 
 

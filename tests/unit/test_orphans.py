@@ -10,7 +10,8 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.nearline import tar_relpath, volume_path
+from tasks.nearline import SET_ASIDE, tar_relpath, volume_path
+from tasks.nearline_verify import list_partials, list_set_aside, list_tars
 from tasks.orphans import SWEPT, run_day, sweep_orphans, writer_alive
 
 
@@ -39,14 +40,21 @@ def _dead_run(root, run_id: str, volume, study: str = "1.2.3", series: str = "1.
     return work, final
 
 
-def test_the_next_run_removes_what_a_run_that_never_committed_published(tmp_path):
-    volume = tmp_path / "vol"
-    work, final = _dead_run(tmp_path, "north-20261128T060952-751a44", volume)
+def test_the_next_run_moves_aside_what_a_run_that_never_committed_published(tmp_path):
+    volume, run = tmp_path / "vol", "north-20261128T060952-751a44"
+    work, final = _dead_run(tmp_path, run, volume)
     final.write_bytes(b"tar")
     dead = final.with_name(final.name + ".partial-999999999-0a1b2c3d")
     dead.write_bytes(b"half")
     assert sweep_orphans(tmp_path / "work", [volume], set(), "north-x") == 2
     assert not final.exists() and not dead.exists() and (work / SWEPT).exists()
+    aside = volume / SET_ASIDE / run
+    assert (aside / final.relative_to(volume)).read_bytes() == b"tar"
+    assert (aside / dead.relative_to(volume)).read_bytes() == b"half"
+    assert sorted(list_set_aside(volume)) == sorted(
+        f"{SET_ASIDE}/{run}/{p.relative_to(volume).as_posix()}" for p in (final, dead)
+    )
+    assert list(list_tars(volume)) == [] and list(list_partials(volume)) == []
 
 
 def test_a_committed_run_and_a_live_writer_keep_their_tars(tmp_path):

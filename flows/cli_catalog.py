@@ -1,0 +1,50 @@
+"""`spokesync catalog …`: rebuild a lost catalog from nearline; `init` marks a fresh hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from catalog.errors import SpokesyncError
+from flows import config as cfg
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
+
+
+def mark_new_hub(file: Path) -> str:
+    """Create the catalog and write the volumes' markers (a hub that already has them is only
+    checked); returns the hub id."""
+    from catalog import open_catalog
+    from tasks.hub_check import ensure_nearline
+
+    config = cfg.load_config(file)
+    with open_catalog(config.catalog) as con:
+        return ensure_nearline(con, config)
+
+
+def register(app: typer.Typer, console: Console, fail) -> None:
+    """Add the catalog commands to the main command line."""
+    catalog_app = typer.Typer(help="Rebuild the catalog from nearline.", no_args_is_help=True)
+    app.add_typer(catalog_app, name="catalog")
+
+    @catalog_app.command("rebuild")
+    def rebuild(config: ConfigOpt = None) -> None:
+        """Index every nearline TAR into a new catalog (an existing one is moved aside)."""
+        from tasks.rebuild import rebuild_catalog
+
+        try:
+            loaded = cfg.load_config(config)
+            result = rebuild_catalog(loaded)
+        except SpokesyncError as exc:
+            fail(exc)
+        if result["moved_aside"]:
+            console.print(f"the previous catalog was moved to {result['moved_aside']}")
+        console.print(
+            f"catalog {loaded.catalog} rebuilt for hub {result['hub_id']}: "
+            f"{result.get('objects', 0)} objects in {result.get('tars', 0)} TARs of "
+            f"{result.get('runs', 0)} runs. Corrections, moves and deletions come back with "
+            "each spoke's next reconcile; run `spokesync verify` to re-hash every TAR"
+        )
