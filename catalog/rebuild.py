@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from catalog import queries, transaction
+from catalog import queries, transaction, values
 from catalog.hub import record_identity
 
 # The same blocks that catalogue a run's new objects (catalog/sql/archive.sql), in order.
@@ -37,20 +37,23 @@ def insert_run_objects(
     tars: int,
 ) -> None:
     """Catalogue one run's objects and its run row in one transaction."""
-    con.register("staged_new", new)
+    con.register("rebuilt_rows", new)
     con.register("staged_objects", stored)
-    params = {"run_id": run_id, "spoke": spoke}
+    params = {"run_id": run_id, "spoke": spoke, "domain": spoke}  # a spoke's own ID domain
     try:
         with transaction(con):
+            queries.run(con, "stage_rebuilt_rows", params)
             for name in INSERTS:
                 queries.run(con, name, params)
+            queries.run(con, "settle_source_of_run", params)
+            values.settle(con, params)  # each object's own values, where a study disagrees
             run_row = {"started_at": started_at, "now": datetime.now(UTC), "status": "committed",
                        "generated_at": None, "drop_path": None, "manifest_rows": None,
                        "instances_archived": len(stored), "tars_written": tars, "cc_records": 0,
                        "bytes_archived": sum(stored.column("size").to_pylist())}  # fmt: skip
             queries.run(con, "insert_run", params | run_row)
     finally:
-        con.unregister("staged_new")
+        con.unregister("rebuilt_rows")
         con.unregister("staged_objects")
 
 

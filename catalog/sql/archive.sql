@@ -106,3 +106,28 @@ order by so.data_offset, sop_instance_uid
 -- Every run the catalog holds a row for: a run without one never committed.
 select run_id
 from runs
+
+-- name: stage_rebuilt_rows
+-- A run's objects as a TAR index lists them, read as detection reads a manifest: empty text as
+-- no value, the issuer '' when none, the patient's ID domain (the issuer, else the spoke's).
+create or replace temp table staged_new as
+select * replace (coalesce(issuer_of_patient_id, '') as issuer_of_patient_id),
+       coalesce(nullif(issuer_of_patient_id, ''), $domain) as patient_domain
+from rebuilt_rows
+
+-- name: settle_source_of_run
+-- Every object the run catalogued with its own values, for settling values object by object.
+create or replace temp table settle_source as
+select i.instance_id, m.patient_id, m.issuer_of_patient_id, m.patient_domain,
+       nullif(m.patient_name, '') as patient_name,
+       nullif(m.patient_birth_date, '') as patient_birth_date,
+       nullif(m.patient_sex, '') as patient_sex, nullif(m.accession_number, '') as accession_number,
+       nullif(m.study_id, '') as study_id, nullif(m.study_date, '') as study_date,
+       nullif(m.study_time, '') as study_time,
+       nullif(m.study_description, '') as study_description,
+       nullif(m.referring_physician_name, '') as referring_physician_name,
+       nullif(m.study_status, '') as study_status, m.series_number::varchar as series_number,
+       nullif(m.modality, '') as modality, nullif(m.series_description, '') as series_description
+from staged_new m
+join instances i on i.sop_instance_uid = m.sop_instance_uid
+                and i.study_instance_uid = m.study_instance_uid and i.created_run_id = $run_id
