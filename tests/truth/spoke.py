@@ -32,6 +32,13 @@ class FileSpoke:
     folder: Path
     name: str = "spoke"
     minted: int = 0
+    deletions: list[dict] = field(default_factory=list)  # rows for the next drop
+    frozen_patients: set[str] = field(default_factory=set)  # some study aged out
+    touched: set[str] = field(default_factory=set)  # studies an operation changed tonight
+
+    @property
+    def aged(self) -> Path:
+        return self.folder.parent / f"{self.folder.name}-aged"
 
     def mint(self, kind: str = "uid") -> str:
         self.minted += 1
@@ -79,15 +86,50 @@ class FileSpoke:
         path.unlink()
         return objects.save(ds, self.folder)
 
+    def save(self, ds: Dataset) -> Path:
+        return objects.save(ds, self.folder)
+
     def delete(self, path: Path) -> None:
         path.unlink()
 
-    def studies(self) -> dict[str, list[Path]]:
-        held: dict[str, list[Path]] = {}
+    def held(self, *, everything: bool = False) -> dict[str, list[tuple[Path, Dataset]]]:
+        """{study UID: [(file, dataset)]} of the studies the spoke holds in its cache and no
+        operation changed tonight (every held study with `everything`): one night's operations
+        touch distinct studies, so the records each implies stay its own."""
+        found: dict[str, list[tuple[Path, Dataset]]] = {}
         for path, ds in self.objects():
-            held.setdefault(str(ds.StudyInstanceUID), []).append(path)
-        return held
+            found.setdefault(str(ds.StudyInstanceUID), []).append((path, ds))
+        if everything:
+            return found
+        return {study: objs for study, objs in found.items() if study not in self.touched}
+
+    def age_out(self, study: str) -> None:
+        """Move a study out of the cache (the hub is no longer told about it) into `aged`."""
+        aged = self.aged / study
+        aged.mkdir(parents=True)
+        for path, _ds in self.objects(study):
+            path.rename(aged / path.name)
+
+    def aged_studies(self) -> dict[str, dict[str, dict]]:
+        """{study UID: {SOP UID: facts}} of the studies that left the cache."""
+        if not self.aged.exists():
+            return {}
+        return {d.name: by_sop(sorted(d.glob("*.dcm"))) for d in sorted(self.aged.iterdir())}
 
     def facts(self, study: str | None = None) -> dict[str, dict]:
         """{SOP UID: facts} of what the spoke holds (tests/truth/compare.py)."""
         return by_sop(path for path, _ in self.objects(study))
+
+
+def series_of(objs: list[tuple[Path, Dataset]]) -> dict[str, list[tuple[Path, Dataset]]]:
+    """{series UID: objects}, in series-number order."""
+    ordered = sorted(objs, key=lambda o: (int(o[1].get("SeriesNumber") or 0), o[0].name))
+    found: dict[str, list[tuple[Path, Dataset]]] = {}
+    for path, ds in ordered:
+        found.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
+    return found
+
+
+def values_of(ds: Dataset, keywords) -> dict[str, str | None]:
+    """{keyword: value as stored, None when absent} for copying values from object to object."""
+    return {k: (ds[k].value if k in ds else None) for k in keywords}
