@@ -8,6 +8,7 @@ as most objects in the field.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def template(modality: str) -> Dataset:
     name = TEMPLATES[modality]
     if name not in _CACHE:
         _CACHE[name] = pydicom.dcmread(get_testdata_file(name))
-    return _CACHE[name].copy()
+    return copy.deepcopy(_CACHE[name])
 
 
 def image(
@@ -46,18 +47,18 @@ def image(
 ) -> Dataset:
     """One image object: identity from the arguments, `values` by DICOM keyword.
 
-    A value None removes the attribute (absent), '' keeps it empty; the Issuer of Patient ID is
-    removed unless `values` names one.
+    A value None removes the attribute (absent), '' keeps it empty; every patient, study and
+    series attribute the manifest tracks is absent unless `values` names it, so no value of
+    the template file leaks into a study.
     """
     ds = template(modality)
     ds.remove_private_tags()
-    for keyword in ("IssuerOfPatientID", "OtherPatientIDs"):
-        if keyword in ds:
-            delattr(ds, keyword)
+    if "OtherPatientIDs" in ds:
+        del ds.OtherPatientIDs
     ds.PatientID, ds.StudyInstanceUID, ds.SeriesInstanceUID = patient_id, study, series
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
     ds.SeriesNumber, ds.InstanceNumber = series_number, instance_number
-    set_values(ds, values)
+    set_values(ds, dict.fromkeys(PATIENT_KEYWORDS + STUDY_KEYWORDS + SERIES_KEYWORDS) | values)
     ds.PixelData = seeded_pixels(ds.PixelData, seed)
     return ds
 

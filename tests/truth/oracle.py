@@ -11,7 +11,6 @@ cache, comes back from `spokesync retrieve` object by object as the spoke's file
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,9 +45,9 @@ class Night:
         return found + self.differing
 
 
-def start(hub: Hub, spoke: FileSpoke) -> Night:
+def start(hub: Hub, spoke: FileSpoke, *, messy: bool = True) -> Night:
     """The first night: the messy spoke archived as it is."""
-    night = Night(["initial"], expected=messy_spoke(spoke))
+    night = Night(["initial"], expected=messy_spoke(spoke, messy=messy))
     return reconcile_and_check(hub, spoke, night)
 
 
@@ -129,17 +128,10 @@ def check_objects(hub: Hub, spoke: FileSpoke, out: Path) -> list[str]:
     return found
 
 
-def scores(nights: list[Night]) -> tuple[int, int, int]:
-    """(true positives, expected, found) over (kind, status, sources, targets) multisets."""
-    expected = Counter(e for n in nights for e in n.expected)
-    found = Counter(f for n in nights for f in n.found)
-    return sum((expected & found).values()), sum(expected.values()), sum(found.values())
-
-
-def archived(folder: Path) -> tuple[Hub, FileSpoke, Night]:
+def archived(folder: Path, *, messy: bool = True) -> tuple[Hub, FileSpoke, Night]:
     """The messy spoke and a hub that archived it (the first night), to copy per sequence."""
     spoke, hub = FileSpoke(folder / "spoke"), Hub(folder)
-    return hub, spoke, start(hub, spoke)
+    return hub, spoke, start(hub, spoke, messy=messy)
 
 
 def copy_of(hub: Hub, spoke: FileSpoke, to: Path) -> tuple[Hub, FileSpoke]:

@@ -5,17 +5,19 @@ from __future__ import annotations
 from functools import partial
 
 from tests.truth import edits, moves
-from tests.truth.moves import APPLIED, Expected, pick_one
-from tests.truth.spoke import FileSpoke, Series
+from tests.truth.moves import APPLIED, IDENTITY, Expected, pick_one
+from tests.truth.spoke import FileSpoke, Series, values_of
 
 
 def new_study(spoke: FileSpoke, pick: int) -> list[Expected] | None:
-    """A new study of a patient the spoke holds, missing sex and birth date on its objects."""
-    held = spoke.held()
+    """A new study of a patient the spoke holds, with the patient's values (or of a new
+    patient with no sex and no birth date)."""
+    held = spoke.held(everything=True)
     study_uid = pick_one(held, pick)
-    patient = held[study_uid][0][1].PatientID if study_uid else f"NEW{pick}"
+    first = held[study_uid][0][1] if study_uid else None
+    identity = values_of(first, IDENTITY) if first else {"PatientID": f"NEW{pick}"}
     study = spoke.add_study(
-        str(patient), {"PatientSex": None, "PatientBirthDate": None},
+        str(identity.pop("PatientID")), identity,
         {"AccessionNumber": f"N{spoke.minted}", "StudyDate": "20261201"}, [Series("CT", 1)],
     )  # fmt: skip
     return [("NEW_OBJECTS", APPLIED, (), (study,))]
@@ -43,10 +45,15 @@ OPERATIONS = {
 }
 
 
-def messy_spoke(spoke: FileSpoke) -> list[Expected]:
+def messy_spoke(spoke: FileSpoke, *, messy: bool = True) -> list[Expected]:
     """Five studies of three patients, as real spokes hold them: series of one study that
     disagree on study date and description, a patient whose studies disagree on sex, absent
-    sex and birth date, Latin-1 and UTF-8 names, no Issuer of Patient ID anywhere."""
+    sex and birth date, Latin-1 and UTF-8 names, no Issuer of Patient ID anywhere.
+
+    `messy=False` leaves out the disagreements (to tell their failures from the others').
+    """
+    later = {"StudyDate": "20260102", "StudyDescription": "CT added"} if messy else {}
+    other_sex = "O" if messy else "F"
     anna = {"PatientName": "Müller^Anna", "PatientSex": "F", "PatientBirthDate": "19700101"}
     hana = {"PatientName": "山田^花子", "PatientSex": None, "PatientBirthDate": None}
     carl = {"PatientName": "Smith^Carl", "PatientSex": "", "PatientBirthDate": "19501231"}
@@ -54,9 +61,8 @@ def messy_spoke(spoke: FileSpoke) -> list[Expected]:
     studies = [
         spoke.add_study("P1", anna, {**base, "AccessionNumber": "A1", "StudyDate": "20260101",
                                      "StudyDescription": "MR head"}, [
-            Series("MR", 2), Series("CT", 2, {"StudyDate": "20260102",
-                                              "StudyDescription": "CT added"})]),
-        spoke.add_study("P1", {**anna, "PatientSex": "O"},
+            Series("MR", 2), Series("CT", 2, later)]),
+        spoke.add_study("P1", {**anna, "PatientSex": other_sex},
                         {**base, "AccessionNumber": "A2", "StudyDate": "20260201"},
                         [Series("CT", 2, {"SeriesDescription": "Axial"})]),
         spoke.add_study("P2", hana, {**base, "AccessionNumber": "B1", "StudyDate": "20260301",
