@@ -1,0 +1,143 @@
+"""The spoke-truth oracle: one night of spoke operations, then every check of issue 15.
+
+A night applies operations to the spoke's files, builds a drop with `spokesync manifest build`,
+reconciles it, and then checks: the run's cc records are the ones the operations imply; the
+same drop reconciled again creates no record (DESIGN §4 rule 1), before and after the night's
+UID fixes are approved (rule 5); every study the spoke holds, and every study that left its
+cache, comes back from `spokesync retrieve` object by object as the spoke's files are (§8);
+`spokesync verify` is clean.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from catalog.errors import SpokesyncError
+from tests.truth.compare import by_sop, differences
+from tests.truth.hub import Hub
+from tests.truth.moves import PENDING, Expected
+from tests.truth.scenario import OPERATIONS, messy_spoke
+from tests.truth.spoke import FileSpoke
+
+
+@dataclass
+class Night:
+    """What one night showed; `problems()` is empty when the hub got everything right."""
+
+    operations: list[str]
+    expected: list[Expected] = field(default_factory=list)
+    found: list[Expected] = field(default_factory=list)
+    rerun_records: list[int] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)  # "study sop: what differs"
+    errors: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        found = list(self.errors)
+        if sorted(self.found) != sorted(self.expected):
+            found.append(f"records: expected {sorted(self.expected)}, found {sorted(self.found)}")
+        if any(self.rerun_records):
+            found.append(f"reconciling the same drop again created {self.rerun_records} records")
+        return found + self.differing
+
+
+def start(hub: Hub, spoke: FileSpoke, *, messy: bool = True) -> Night:
+    """The first night: the messy spoke archived as it is."""
+    night = Night(["initial"], expected=messy_spoke(spoke, messy=messy))
+    return reconcile_and_check(hub, spoke, night)
+
+
+def run_night(
+    hub: Hub, spoke: FileSpoke, operations: list[tuple[str, int]], *, objects: bool = True
+) -> Night:
+    """Apply `operations` (name, pick) to the spoke's files, each to studies no other one
+    changed tonight, then reconcile and check (the objects too, unless `objects` is False)."""
+    night = Night([])
+    spoke.touched.clear()
+    for name, pick in operations:
+        implied = OPERATIONS[name](spoke, pick)
+        if implied is not None:
+            night.operations.append(name)
+            night.expected.extend(implied)
+            spoke.touched.update(s for _k, _st, src, dst in implied for s in src + dst)
+    return reconcile_and_check(hub, spoke, night, objects=objects)
+
+
+def run_sequence(hub: Hub, spoke: FileSpoke, nights: list[list[tuple[str, int]]]) -> list[Night]:
+    """Nights in turn; the objects are compared after the last one (every night checks its
+    records, its rerun and verify)."""
+    return [run_night(hub, spoke, ops, objects=n == len(nights) - 1)
+            for n, ops in enumerate(nights)]  # fmt: skip
+
+
+def reconcile_and_check(hub: Hub, spoke: FileSpoke, night: Night, *, objects: bool = True) -> Night:
+    drop = hub.build(spoke.folder)
+    if spoke.deletions:
+        pq.write_table(pa.Table.from_pylist(spoke.deletions), drop / "deletions.parquet")
+        spoke.deletions.clear()
+    try:
+        run = hub.reconcile()
+    except SpokesyncError as exc:
+        night.errors.append(f"reconcile refused the drop: {exc}")
+        return night
+    records = hub.records(run["run_id"])
+    night.found = [(r["kind"], r["status"], tuple(r["source_study_uids"]),
+                    tuple(r["target_study_uids"])) for r in records]  # fmt: skip
+    night.rerun_records.append(hub.reconcile()["cc_records"])
+    for record in records:
+        if record["kind"] == "UID_FIX" and record["status"] == PENDING:
+            _approve(hub, record["seq"], night)
+            night.rerun_records.append(hub.reconcile()["cc_records"])
+    if objects:
+        night.differing = check_objects(hub, spoke, hub.folder / f"out-{hub.nights:03d}")
+    _verify(hub, night)
+    return night
+
+
+def _approve(hub: Hub, seq: int, night: Night) -> None:
+    """An administrator approves the night's UID fix (DESIGN §4 rule 5)."""
+    try:
+        hub.approve(seq)
+    except AssertionError as exc:
+        night.errors.append(f"approving record {seq} failed: {exc}")
+
+
+def _verify(hub: Hub, night: Night) -> None:
+    try:
+        hub.verify()
+    except AssertionError as exc:
+        night.errors.append(f"verify found problems: {exc}")
+
+
+def check_objects(hub: Hub, spoke: FileSpoke, out: Path) -> list[str]:
+    """Every held and every aged-out study, retrieved and compared object by object."""
+    truth = {study: spoke.facts(study) for study in spoke.held()}
+    truth |= spoke.aged_studies()
+    found = []
+    for n, (study, held) in enumerate(sorted(truth.items())):
+        try:
+            sent = by_sop(hub.retrieve(study, out / str(n)).values())
+        except AssertionError as exc:
+            found.append(f"{study}: retrieve failed: {str(exc).splitlines()[-1]}")
+            continue
+        found += [f"{study} {line}" for line in differences(held, sent)]
+    return found
+
+
+def archived(folder: Path, *, messy: bool = True) -> tuple[Hub, FileSpoke, Night]:
+    """The messy spoke and a hub that archived it (the first night), to copy per sequence."""
+    spoke, hub = FileSpoke(folder / "spoke"), Hub(folder)
+    return hub, spoke, start(hub, spoke, messy=messy)
+
+
+def copy_of(hub: Hub, spoke: FileSpoke, to: Path) -> tuple[Hub, FileSpoke]:
+    """A private copy of an archived hub and its spoke. The catalog names the template's
+    volume by its absolute path, so the copy reads the template's TARs and copies none (a copy
+    of one would be an orphan to `verify`)."""
+    shutil.copytree(hub.folder / "hub", to / "hub", ignore=shutil.ignore_patterns("*.tar"))
+    shutil.copytree(spoke.folder, to / "spoke")
+    return Hub(to), FileSpoke(to / "spoke", name=spoke.name, minted=spoke.minted)
