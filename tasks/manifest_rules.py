@@ -36,6 +36,10 @@ COLUMN_VRS = {
 # C0 control characters no manifest value may hold: TAB, LF, FF, CR and ESC (ISO 2022) may.
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]"
 UID_FIX = "write UIDs as dot-separated numbers without leading zeros, at most 64 characters"
+# Identifier columns must arrive as text: a number type has already lost leading zeros (00123).
+IDENTIFIER_COLUMNS = (*UID_COLUMNS, "patient_id", "issuer_of_patient_id", "accession_number",
+                      "study_id")  # fmt: skip
+IDENTIFIER_FIX = "identifiers are text and keep their leading zeros; write the column as string"
 
 
 def conform(table: pa.Table, file: str) -> pa.Table:
@@ -60,6 +64,13 @@ def conform(table: pa.Table, file: str) -> pa.Table:
 def _cast(column: pa.ChunkedArray, field: pa.Field, file: str) -> pa.ChunkedArray:
     if column.type == field.type:
         return column
+    if field.name in IDENTIFIER_COLUMNS and not _texty(column.type):
+        raise ManifestInvalid(
+            file,
+            f"the column is of type {column.type}, not text",
+            column=field.name,
+            fix=IDENTIFIER_FIX,
+        )
     if field.name in INT_COLUMNS and pa.types.is_string(column.type):
         column = pc.if_else(pc.equal(pc.utf8_trim_whitespace(column), ""), None, column)
     try:
@@ -82,6 +93,19 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, file: str) -> pa.ChunkedArra
             column=field.name,
             fix=f"write {field.name} as {wanted}",
         ) from None
+
+
+def _texty(kind: pa.DataType) -> bool:
+    """Text (or bytes that conform names as not UTF-8), or a column of nulls only."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_null(kind)
+    )
 
 
 def _first_uncastable(column: pa.ChunkedArray, target: pa.DataType) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +22,9 @@ META_FIX = (
     'write a JSON object such as {"spoke": "north", "generated_at": "2026-11-27T23:00:00Z", '
     '"format": 1, "fingerprint": "v1"}'
 )
+# How far a spoke's clock may run ahead of the hub's: a drop stamped later is refused, or it
+# would make every correct drop of that spoke look older than the last one applied.
+CLOCK_SKEW = timedelta(minutes=5)
 CSV_BLOCK = 64 << 20  # the longest CSV line pyarrow reads whole (a 10 MB value fits)
 
 
@@ -55,8 +58,9 @@ def drop_folder(path: Path) -> Path:
     return path
 
 
-def read_meta(file: Path, spoke: str) -> datetime:
-    """Check manifest.json: spoke, format and fingerprint version; return generated_at."""
+def read_meta(file: Path, spoke: str, *, now: datetime | None = None) -> datetime:
+    """Check manifest.json: spoke, format, fingerprint version and a generated_at that is not
+    in the future (beyond CLOCK_SKEW of `now`, default the hub's clock); return generated_at."""
     try:
         meta = json.loads(file.read_text("utf-8"))
     except FileNotFoundError:
@@ -76,7 +80,9 @@ def read_meta(file: Path, spoke: str) -> datetime:
                 column=key,
                 fix=_meta_fix(key),
             )
-    return _parse_time(meta.get("generated_at"), file)
+    stamp = _parse_time(meta.get("generated_at"), file)
+    _refuse_future(stamp, now or datetime.now(UTC), file)
+    return stamp
 
 
 def _meta_fix(key: str) -> str:
@@ -103,6 +109,20 @@ def _parse_time(value: object, file: Path) -> datetime:
             fix="end it with Z (UTC) or an offset such as +01:00",
         )
     return stamp
+
+
+def _refuse_future(stamp: datetime, now: datetime, file: Path) -> None:
+    if stamp > now + CLOCK_SKEW:
+        minutes = int(CLOCK_SKEW.total_seconds() // 60)
+        raise ManifestInvalid(
+            str(file),
+            f"generated_at {stamp.isoformat()} is in the future (the hub's clock says "
+            f"{now.astimezone(UTC).isoformat(timespec='seconds')}, {minutes} minutes of skew "
+            "allowed)",
+            column="generated_at",
+            fix="set the spoke's clock right (NTP) and write the drop again with the time it "
+            "was made",
+        )
 
 
 def read_manifest_table(drop: Path) -> pa.Table:

@@ -122,6 +122,29 @@ def _truncated_object(folder: Path) -> None:
     path.write_bytes(path.read_bytes()[:-5])
 
 
+def _rewrite(source: str, target: str, **values) -> Callable[[Path], None]:
+    """An object saved again with other identity attributes (its pixel bytes stay as they are)."""
+
+    def rewrite(folder: Path) -> None:
+        import pydicom
+
+        ds = pydicom.dcmread(folder / "objects" / source)
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.save_as(folder / "objects" / target, enforce_file_format=True)
+
+    return rewrite
+
+
+def _patient_id_as_number(rows: list[dict]) -> pa.Table:
+    from tasks.manifest_schema import MANIFEST_SCHEMA
+
+    data = pa.Table.from_pylist([{**r, "patient_id": "00123"} for r in rows], MANIFEST_SCHEMA)
+    index = data.column_names.index("patient_id")
+    return data.set_column(index, "patient_id", pa.array([123] * len(rows), pa.int64()))
+
+
 def _two_rows_same(rows: list[dict]) -> list[dict]:
     return [*rows, dict(rows[0])]
 
@@ -209,6 +232,25 @@ CASES = (
     Case("fingerprint_mismatch", "an object whose bytes do not match its fingerprint", OBJ,
          f"objects/{SOPS[2]}.dcm", "fingerprint", "Rebuild the manifest", row=3, uid=SOPS[2],
          rows=edit(3, fingerprint=FP_OTHER)),
+    Case("object_of_another_patient", "a row whose object_uri names another patient's object "
+         "(fingerprint empty)", OBJ, "objects/other-patient.dcm", "SOPInstanceUID",
+         "Rebuild the manifest", row=2, uid=SOPS[1],
+         rows=edit(2, object_uri="objects/other-patient.dcm", fingerprint=None),
+         after=_rewrite(f"{SOPS[2]}.dcm", "other-patient.dcm", PatientID="BAD-0002",
+                        StudyInstanceUID=uid("bad", "other-patient-study"),
+                        SeriesInstanceUID=uid("bad", "other-patient-series"),
+                        SOPInstanceUID=uid("bad", "other-patient-sop"))),
+    Case("object_rewritten_after_build", "an object whose SOP UID and PatientID were "
+         "rewritten after the manifest was built", OBJ, f"objects/{SOPS[1]}.dcm",
+         "SOPInstanceUID, PatientID", "Rebuild the manifest", row=2, uid=SOPS[1],
+         after=_rewrite(f"{SOPS[1]}.dcm", f"{SOPS[1]}.dcm", PatientID="BAD-0002",
+                        SOPInstanceUID=uid("bad", "rewritten-sop"))),
+    Case("patient_id_integer", "a Parquet manifest whose patient_id column is an integer "
+         "(00123 became 123)", M, PQ, "not text", "keep their leading zeros",
+         column="patient_id", fmt="parquet", rows=_patient_id_as_number),
+    Case("meta_generated_in_future", "manifest.json stamped in 2099", M, J, "in the future",
+         "set the spoke's clock", column="generated_at",
+         meta=set_meta(generated_at="2099-01-01T00:00:00Z")),
     Case("meta_other_spoke", "manifest.json says the drop is south's", M, J, "'south'",
          "spoke it came from", column="spoke", meta=set_meta(spoke="south")),
     Case("unknown_spoke", "a drop reconciled for a spoke the hub does not know",
