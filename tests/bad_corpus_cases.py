@@ -17,7 +17,8 @@ from tests.support import uid
 STUDY, SERIES = uid("bad", "study"), uid("bad", "series")
 SOPS = tuple(uid("bad", "sop", n) for n in range(3))
 UID_FIX = "dot-separated numbers"
-KEYS = ("what", "error", "run", "spoke", "build", "file", "row", "column", "uid", "phrase", "fix")
+KEYS = ("what", "error", "run", "spoke", "build", "file", "row", "column", "uid", "phrase", "fix",
+        "reported")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -202,11 +203,19 @@ CASES = (
     Case("fingerprint_malformed", "an md5 where a v1 fingerprint belongs", M, CSV,
          "not a v1 fingerprint", "64 lowercase hex", row=1, column="fingerprint",
          rows=edit(1, fingerprint="md5:0cc175b9c0f1b6a831c399e269772661")),
-    Case("accession_over_vr_limit", "a 17-character accession number (SH allows 16)", M, CSV,
-         "longer than 16", "VR limit", row=2, column="accession_number",
+    Case("accession_over_vr_limit", "a 17-character accession number (SH allows 16): archived "
+         "as sent and reported", "", CSV, row=2, reported="accession_number",
          rows=edit(2, accession_number="ACC-0123456789-XY")),
+    Case("study_description_70_chars", "a 70-character Study Description (LO allows 64): "
+         "archived as sent and reported", "", PQ, row=3, reported="study_description",
+         fmt="parquet", rows=edit(3, study_description="CT THORAX ABDOMEN PELVIS WITH "
+                                  "CONTRAST, ARTERIAL AND PORTAL VENOUS PHA")),
+    Case("accession_over_ten_times_vr_limit", "a 161-character accession number: ten times "
+         "SH's 16 is more than any PACS means", M, CSV, "longer than 160", "a report pasted",
+         row=1, column="accession_number", rows=edit(1, accession_number="A" * 161)),
     Case("value_10mb", "a 10 MB study description (built at test time)", M, CSV,
-         "longer than 64", "VR limit", row=2, column="study_description", build="value_10mb"),
+         "longer than 640", "a report pasted", row=2, column="study_description",
+         build="value_10mb"),
     Case("object_uri_dotdot", "object_uri climbing out with ../", M, CSV, "escapes the drop",
          "relative to the drop", row=2, column="object_uri",
          rows=edit(2, object_uri="objects/../../north/objects/x.dcm")),
