@@ -67,6 +67,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("sop_class_uid", pa.string()), ("series_instance_uid", pa.string()),
         ("study_instance_uid", pa.string()), ("reason", pa.string()), ("detected_at", TS),
     ),
+    "data_quality": _schema(
+        ("run_id", pa.string()), ("spoke_id", pa.string()), ("kind", pa.string()),
+        ("file", pa.string()), ("row_id", pa.int64()), ("path", pa.string()),
+        ("sop_instance_uid", pa.string()), ("study_instance_uid", pa.string()),
+        ("column", pa.string()), ("problem", pa.string()), ("detected_at", TS),
+    ),
 }  # fmt: skip
 TABLES = tuple(SCHEMAS)
 CATALOG_EXPORTS = ("runs", "changes", "pending_review", "ownership", "stale_copies", "nearline")
@@ -98,7 +104,8 @@ def export_run(
     policy: str,
     window: ExportWindow,
 ) -> dict[str, pa.Table]:
-    """Every report table the catalog holds for one run, typed (discrepancies come from files)."""
+    """Every report table the catalog holds for one run, typed (discrepancies and data_quality
+    come from the run's work folder)."""
     params = {
         "run_id": run_id,
         "report_run_id": run_id,

@@ -16,7 +16,8 @@ from prefect.cache_policies import NO_CACHE
 
 from catalog.errors import ObjectRefused
 from catalog.faults import kill_point
-from tasks.fingerprints import fingerprint_file
+from tasks.dicom_headers import identity_disagreements
+from tasks.fingerprints import read_with_fingerprint
 from tasks.nearline import StagedTar, discard, publish, stage_series_tar, tar_relpath
 from tasks.nearline_index import build_index
 from tasks.volumes import stage_on_a_volume
@@ -163,14 +164,23 @@ def _stage_series(
 
 
 def verified_fingerprint(row: dict, path: Path) -> str:
-    """Fingerprint the object's bytes; refuse it when the manifest promised another one."""
+    """Read the object once; refuse it when its header names another object than its manifest
+    row (DESIGN §2, checked even for a null fingerprint) or its bytes another fingerprint."""
     try:
-        computed = fingerprint_file(path)
+        computed, ds = read_with_fingerprint(path)
     except ObjectRefused as exc:  # the file's problem, said for the manifest row that sent it
         raise ObjectRefused(
             f"{object_of(row)}, {row['object_uri']}: {exc}; the object was not archived. "
             "Resend the object as the spoke holds it"
         ) from exc
+    differing = identity_disagreements(ds, row)
+    if differing:
+        raise ObjectRefused(
+            f"{object_of(row)}, {row['object_uri']}: the object's header disagrees with its "
+            f"manifest row on {', '.join(differing)}; the object was not archived. Rebuild "
+            "the manifest from the objects (spokesync manifest build), or resend the object "
+            "the row names"
+        )
     promised = row.get("fingerprint")
     if promised and promised != computed:
         raise ObjectRefused(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -31,6 +33,9 @@ TEXT_COLUMNS = {
     "modality": "Modality",
     "series_description": "SeriesDescription",
 }
+# The attributes an object must agree on with its manifest row before it is archived (DESIGN §2).
+IDENTITY_COLUMNS = ("sop_instance_uid", "series_instance_uid", "study_instance_uid",
+                    "sop_class_uid", "patient_id")  # fmt: skip
 INT_COLUMNS = {"series_number": "SeriesNumber", "instance_number": "InstanceNumber"}
 _INT32 = range(-(2**31), 2**31)
 
@@ -51,6 +56,32 @@ def manifest_row(
     row["object_size"] = None if object_size is None else int(object_size)
     row["object_uri"] = object_uri
     return {field.name: row[field.name] for field in MANIFEST_SCHEMA}
+
+
+def read_identity(path: Path) -> dict[str, str | None]:
+    """Whatever identity an unreadable object still shows (pydicom force=True, header only):
+    its SOP, series and study UIDs and patient ID; {} when nothing can be read."""
+    keywords = {column: TEXT_COLUMNS[column] for column in IDENTITY_COLUMNS}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = dcmread(path, force=True, stop_before_pixels=True,
+                         specific_tags=list(keywords.values()))  # fmt: skip
+    except Exception:  # a file too broken for even this: its path and reason still go out
+        return {}
+    return {column: text_value(_get(ds, keyword)) for column, keyword in keywords.items()}
+
+
+def identity_disagreements(ds: Dataset, row: dict[str, Any]) -> list[str]:
+    """The DICOM keywords on which a header and its manifest row name different objects.
+
+    Only keywords are returned, never values: a patient ID is a demographic.
+    """
+    return [
+        TEXT_COLUMNS[column]
+        for column in IDENTITY_COLUMNS
+        if text_value(_get(ds, TEXT_COLUMNS[column])) != text_value(row.get(column))
+    ]
 
 
 def _get(ds: Dataset, keyword: str) -> object:

@@ -1,15 +1,16 @@
-"""Build a spoke drop (DESIGN §2) from a folder of DICOM files, and write drops for any producer.
+"""Build a spoke drop (DESIGN §2) from a folder of DICOM files.
 
 Each file is read once: its header gives the manifest row, its stored pixel bytes (never decoded)
-give the fingerprint. Files that cannot go into a valid manifest are listed in rejected.csv with
-the reason instead of stopping the build.
+give the fingerprint. Values over their VR's limit are kept as sent (the hub reports them);
+files that cannot go into a valid manifest are listed in rejected.parquet (and rejected.csv)
+with the reason and whatever identity could be read, instead of stopping the build. The drop
+is written under a temporary name beside `out` and renamed into place only when complete.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import multiprocessing
 import os
 import re
@@ -17,8 +18,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,30 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog.errors import ObjectRefused
-from tasks.dicom_headers import manifest_row
-from tasks.fingerprints import read_with_fingerprint
-from tasks.manifest_rules import MAX_UID_LENGTH, UID_PATTERN, value_problem
-from tasks.manifest_schema import (
-    FINGERPRINT_VERSION,
-    MANIFEST_FORMAT,
-    MANIFEST_SCHEMA,
-    UID_COLUMNS,
+from tasks.dicom_headers import manifest_row, read_identity
+from tasks.drop_write import (
+    manifest_table,
+    object_uri,
+    place_object,
+    replace_drop,
+    shown,
+    utc_stamp,
+    write_manifest,
+    write_text,
 )
+from tasks.fingerprints import read_with_fingerprint
+from tasks.manifest_quality import REJECTED_SCHEMA
+from tasks.manifest_rules import MAX_UID_LENGTH, UID_PATTERN, value_problem
+from tasks.manifest_schema import UID_COLUMNS
+
+__all__ = [  # the drop writers, importable from here as before they moved to tasks/drop_write
+    "BuildResult",
+    "build_drop",
+    "manifest_table",
+    "place_object",
+    "utc_stamp",
+    "write_manifest",
+]
 
 Progress = Callable[[int], object]
 # manifest column that must hold a value -> the DICOM keyword named in the rejection reason
@@ -47,7 +62,6 @@ REQUIRED_VALUES = {
 }
 # Workers start from a fork server: forking a process that runs threads (Prefect) can deadlock.
 # Each worker then imports pydicom and pyarrow (~1 s), which pays off only for larger folders.
-ROW_GROUP = 122_880  # DuckDB's row group size: readers use every core
 PARALLEL_MIN_FILES = 1000
 _UID = re.compile(UID_PATTERN)
 
@@ -63,17 +77,19 @@ class BuildResult:
     rejected: int
     linked: int
     manifest_path: Path
-    rejected_path: Path
+    rejected_path: Path  # rejected.csv; rejected.parquet sits beside it
     seconds: float
 
 
 @dataclass(frozen=True)
 class Scanned:
-    """One source file's outcome: a manifest row, or the reason it cannot be one."""
+    """One source file's outcome: a manifest row, or the reason it cannot be one (with the
+    identity that could still be read from it)."""
 
-    relative: str
+    relative: str  # as the file system names it (undecodable bytes kept as surrogates)
     row: dict[str, Any] | None
     reason: str | None
+    identity: dict[str, str | None] = field(default_factory=dict)
 
 
 def build_drop(
@@ -88,29 +104,52 @@ def build_drop(
     """Build the drop for `spoke` at `out` from every file under `dicom_dir`.
 
     Objects are hard-linked into out/objects/ (copied where linking is impossible or `link` is
-    False); `workers` > 1 fingerprints in that many processes (default: up to 2 CPUs).
+    False); `workers` > 1 fingerprints in that many processes (default: up to 2 CPUs). A drop
+    already at `out` is replaced only once the new one is complete.
     """
     started = time.monotonic()
     dicom_dir, out = Path(dicom_dir).resolve(), Path(out).resolve()
-    files = list_source_files(dicom_dir, out)
-    scanned = scan_files(dicom_dir, files, progress=progress, workers=workers)
-    rows, rejected = select_rows(scanned)
-    counts = (len(files), len(rows), len(rejected), place_objects(rows, dicom_dir, out, link=link))
-    paths = (write_manifest(rows, out, spoke), write_rejected(rejected, out))
+    partial = out.with_name(f".{out.name}.building-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        files = list_source_files(dicom_dir, out)
+        scanned = scan_files(dicom_dir, files, progress=progress, workers=workers)
+        kept, rejected = select_rows(scanned)
+        linked = place_objects(kept, dicom_dir, partial, link=link)
+        write_manifest([item.row for item in kept], partial, spoke)
+        write_rejected(rejected, partial)
+        replace_drop(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    paths = (out / "manifest.parquet", out / "rejected.csv")
+    counts = (len(files), len(kept), len(rejected), linked)
     return BuildResult(spoke, out, *counts, *paths, round(time.monotonic() - started, 3))
 
 
 def list_source_files(dicom_dir: Path, out: Path | None = None) -> list[str]:
-    """Return the files under `dicom_dir` as sorted POSIX relative paths, skipping `out`."""
+    """Return the files under `dicom_dir` as sorted POSIX relative paths, skipping `out` and
+    the temporary folders a build of `out` writes beside it.
+
+    Names that are not valid UTF-8 come back with their bytes kept as surrogates
+    (os.fsdecode), so the file can still be opened by that name.
+    """
     dicom_dir = Path(dicom_dir).resolve()
     skip = Path(out).resolve() if out is not None else None
     found = []
     for path in dicom_dir.rglob("*"):
-        if skip is not None and path.is_relative_to(skip):
+        if skip is not None and _belongs_to_build(path, skip):
             continue
         if path.is_file():
             found.append(path.relative_to(dicom_dir).as_posix())
     return sorted(found)
+
+
+def _belongs_to_build(path: Path, out: Path) -> bool:
+    if path.is_relative_to(out):
+        return True
+    parts = path.relative_to(out.parent).parts if path.is_relative_to(out.parent) else ()
+    return bool(parts) and parts[0].startswith(f".{out.name}.")
 
 
 def scan_files(
@@ -149,24 +188,24 @@ def scan_file(dicom_dir: Path, relative: str) -> Scanned:
         fingerprint, ds = read_with_fingerprint(path)
         size = path.stat().st_size
     except ObjectRefused as exc:
-        return Scanned(relative, None, str(exc).removeprefix(f"{path}: "))
+        reason = str(exc).removeprefix(f"{path}: ")
+        return Scanned(relative, None, shown(reason), read_identity(path))
     except OSError as exc:
         return Scanned(relative, None, f"cannot be read ({exc.strerror or exc})")
-    row = manifest_row(
-        ds, object_uri=f"objects/{relative}", object_size=size, fingerprint=fingerprint
-    )
+    uri = object_uri(relative)
+    row = manifest_row(ds, object_uri=uri, object_size=size, fingerprint=fingerprint)
     return Scanned(relative, row, None)
 
 
-def select_rows(scanned: Iterable[Scanned]) -> tuple[list[dict[str, Any]], list[Scanned]]:
-    """Keep the rows that make a valid manifest together; the first file (by path) wins."""
-    rows: list[dict[str, Any]] = []
+def select_rows(scanned: Iterable[Scanned]) -> tuple[list[Scanned], list[Scanned]]:
+    """Keep the files whose rows make a valid manifest together; the first file (by path) wins."""
+    kept: list[Scanned] = []
     rejected: list[Scanned] = []
     first: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, uid) -> (value, relative path)
     for item in scanned:
         reason = item.reason or _row_problem(item.row or {}) or _conflict(item, first)
         if reason is not None:
-            rejected.append(Scanned(item.relative, None, reason))
+            rejected.append(Scanned(item.relative, None, reason, item.identity or item.row or {}))
             continue
         row = item.row or {}
         first[("sop", row["sop_instance_uid"])] = ("", item.relative)
@@ -174,12 +213,15 @@ def select_rows(scanned: Iterable[Scanned]) -> tuple[list[dict[str, Any]], list[
             ("series", row["series_instance_uid"]), (row["study_instance_uid"], item.relative)
         )
         first.setdefault(("study", row["study_instance_uid"]), (row["patient_id"], item.relative))
-        rows.append(row)
-    return rows, rejected
+        kept.append(item)
+    return kept, rejected
 
 
 def _row_problem(row: Mapping[str, Any]) -> str | None:
-    """Return why a row breaks the manifest contract on its own (DESIGN §2), or None."""
+    """Return why a row breaks the manifest contract on its own (DESIGN §2), or None.
+
+    A value over its VR's limit is no reason: real PACS send them, and the hub reports them.
+    """
     for column, keyword in REQUIRED_VALUES.items():
         if not row.get(column):
             return f"no {keyword}: a manifest row needs one"
@@ -205,122 +247,46 @@ def _conflict(item: Scanned, first: Mapping[tuple[str, str], tuple[str, str]]) -
         row["study_instance_uid"],
     )
     if ("sop", sop) in first:
-        return f"duplicate SOP instance UID {sop} (kept {first[('sop', sop)][1]})"
+        return f"duplicate SOP instance UID {sop} (kept {shown(first[('sop', sop)][1])})"
     owner, where = first.get(("series", series), (study, ""))
     if owner != study:
-        return f"series {series} already belongs to study {owner} (in {where})"
+        return f"series {series} already belongs to study {owner} (in {shown(where)})"
     patient, where = first.get(("study", study), (row["patient_id"], ""))
     if patient != row["patient_id"]:
-        return f"study {study} is already listed under another patient ID (in {where})"
+        return f"study {study} is already listed under another patient ID (in {shown(where)})"
     return None
 
 
-def place_objects(
-    rows: Iterable[Mapping[str, Any]], dicom_dir: Path, out: Path, *, link: bool = True
-) -> int:
-    """Put every row's source file at its object_uri under `out`; return how many were linked."""
+def place_objects(kept: Iterable[Scanned], dicom_dir: Path, out: Path, *, link: bool = True) -> int:
+    """Put every kept file at its row's object_uri under `out`; return how many were linked."""
     linked = 0
-    for row in rows:
-        source = dicom_dir / row["object_uri"].removeprefix("objects/")
-        linked += place_object(source, out / row["object_uri"], link=link)
+    for item in kept:
+        target = out / (item.row or {})["object_uri"]
+        linked += place_object(dicom_dir / item.relative, target, link=link)
     return linked
 
 
-def place_object(source: Path, target: Path, *, link: bool = True) -> bool:
-    """Put a byte-identical object at `target` (hard link, else copy); True if it was linked."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    partial.unlink(missing_ok=True)
-    linked = False
-    if link:
-        try:
-            os.link(source, partial)
-            linked = True
-        except OSError:  # another file system, or links not allowed: copy instead
-            linked = False
-    if not linked:
-        shutil.copyfile(source, partial)
-    os.replace(partial, target)
-    return linked
-
-
-def write_manifest(
-    rows_or_table: pa.Table | Iterable[Mapping[str, Any]],
-    out: Path,
-    spoke: str,
-    generated_at: datetime | None = None,
-) -> Path:
-    """Write manifest.parquet (MANIFEST_SCHEMA) and manifest.json into `out`, each atomically.
-
-    A table's extra columns are kept after the schema's; dict rows keep only schema columns.
-    A naive `generated_at` is taken as UTC; the default is now.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    table = manifest_table(rows_or_table)
-    target = out / "manifest.parquet"
-    partial = out / f".manifest.parquet.{os.getpid()}.part"
-    pq.write_table(table, partial, row_group_size=ROW_GROUP)
-    _fsync(partial)
-    os.replace(partial, target)
-    meta = {
-        "spoke": spoke,
-        "generated_at": utc_stamp(generated_at),
-        "format": MANIFEST_FORMAT,
-        "fingerprint": FINGERPRINT_VERSION,
-    }
-    _write_text(out / "manifest.json", json.dumps(meta, indent=2) + "\n")
-    return target
-
-
-def manifest_table(rows_or_table: pa.Table | Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Return a table whose first columns are exactly MANIFEST_SCHEMA (typed, in order)."""
-    if not isinstance(rows_or_table, pa.Table):
-        return pa.Table.from_pylist(list(rows_or_table), schema=MANIFEST_SCHEMA)
-    table = rows_or_table
-    columns, fields = [], list(MANIFEST_SCHEMA)
-    for field in MANIFEST_SCHEMA:
-        if field.name in table.column_names:
-            columns.append(table.column(field.name).cast(field.type))
-        else:
-            columns.append(pa.nulls(len(table), field.type))
-    for name in table.column_names:
-        if name not in MANIFEST_SCHEMA.names:
-            columns.append(table.column(name))
-            fields.append(table.schema.field(name))
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
-
-
-def write_rejected(rejected: Iterable[Scanned], out: Path) -> Path:
-    """Write rejected.csv (path, reason) into `out`, with a header even when nothing was."""
+def write_rejected(rejected: list[Scanned], out: Path) -> Path:
+    """Write rejected.parquet (REJECTED_SCHEMA: path, reason and the identity read) and
+    rejected.csv (path, reason) into `out`, even when nothing was rejected."""
+    rows = [
+        {
+            "path": shown(item.relative),
+            "reason": item.reason,
+            **{name: item.identity.get(name) for name in REJECTED_SCHEMA.names[2:]},
+        }
+        for item in rejected
+    ]
+    partial = Path(out) / f".rejected.parquet.{os.getpid()}.part"
+    pq.write_table(pa.Table.from_pylist(rows, schema=REJECTED_SCHEMA), partial)
+    os.replace(partial, Path(out) / "rejected.parquet")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "reason"])
-    writer.writerows([item.relative, item.reason] for item in rejected)
+    writer.writerows([row["path"], row["reason"]] for row in rows)
     target = Path(out) / "rejected.csv"
-    _write_text(target, buffer.getvalue())
+    write_text(target, buffer.getvalue())
     return target
-
-
-def utc_stamp(moment: datetime | None = None) -> str:
-    """Return `moment` (default now) as ISO-8601 UTC with a Z, to the second."""
-    moment = moment or datetime.now(UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _write_text(target: Path, text: str) -> None:
-    """Write a small text file atomically: a temporary sibling, fsynced, renamed into place."""
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    partial.write_text(text, encoding="utf-8")
-    _fsync(partial)
-    os.replace(partial, target)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
 
 
 def _tick(item: Scanned, progress: Progress | None) -> Scanned:

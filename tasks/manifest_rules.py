@@ -14,6 +14,8 @@ UID_PATTERN = r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$"
 FINGERPRINT_PATTERN = r"^(px1|ds1):[0-9a-f]{64}$"
 MAX_UID_LENGTH = 64
 MAX_VALUE_LENGTH = 1024  # columns without a DICOM VR (object_uri)
+ABSURD_FACTOR = 10  # a value this many times its VR's limit is refused, not reported
+MAX_TEXT_BYTES = 64 * 1024  # nor is text longer than 64 KiB
 # The DICOM VR length limits (PS3.5 §6.2) of the attributes a manifest carries; PN allows 64
 # characters per component group and three groups (alphabetic=ideographic=phonetic).
 VR_LIMITS = {"AS": 4, "CS": 16, "DA": 8, "LO": 64, "PN": 3 * 64 + 2, "SH": 16, "TM": 16}
@@ -36,6 +38,10 @@ COLUMN_VRS = {
 # C0 control characters no manifest value may hold: TAB, LF, FF, CR and ESC (ISO 2022) may.
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]"
 UID_FIX = "write UIDs as dot-separated numbers without leading zeros, at most 64 characters"
+# Identifier columns must arrive as text: a number type has already lost leading zeros (00123).
+IDENTIFIER_COLUMNS = (*UID_COLUMNS, "patient_id", "issuer_of_patient_id", "accession_number",
+                      "study_id")  # fmt: skip
+IDENTIFIER_FIX = "identifiers are text and keep their leading zeros; write the column as string"
 
 
 def conform(table: pa.Table, file: str) -> pa.Table:
@@ -60,6 +66,13 @@ def conform(table: pa.Table, file: str) -> pa.Table:
 def _cast(column: pa.ChunkedArray, field: pa.Field, file: str) -> pa.ChunkedArray:
     if column.type == field.type:
         return column
+    if field.name in IDENTIFIER_COLUMNS and not _texty(column.type):
+        raise ManifestInvalid(
+            file,
+            f"the column is of type {column.type}, not text",
+            column=field.name,
+            fix=IDENTIFIER_FIX,
+        )
     if field.name in INT_COLUMNS and pa.types.is_string(column.type):
         column = pc.if_else(pc.equal(pc.utf8_trim_whitespace(column), ""), None, column)
     try:
@@ -82,6 +95,19 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, file: str) -> pa.ChunkedArra
             column=field.name,
             fix=f"write {field.name} as {wanted}",
         ) from None
+
+
+def _texty(kind: pa.DataType) -> bool:
+    """Text (or bytes that conform names as not UTF-8), or a column of nulls only."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_null(kind)
+    )
 
 
 def _first_uncastable(column: pa.ChunkedArray, target: pa.DataType) -> int | None:
@@ -171,16 +197,28 @@ def _check_fingerprints(table: pa.Table, file: str) -> None:
 
 
 def max_length(column: str) -> int:
-    """The longest value a column may hold: its DICOM VR's limit, else MAX_VALUE_LENGTH."""
+    """The longest value a column should hold: its DICOM VR's limit, else MAX_VALUE_LENGTH."""
     vr = COLUMN_VRS.get(column)
     return VR_LIMITS[vr] if vr else MAX_VALUE_LENGTH
 
 
+def refused_length(column: str) -> int:
+    """The longest value a column may hold at all: past it no PACS could mean the value.
+
+    Real PACS send values over their VR's limit (a 70-character Study Description), which are
+    archived and reported; ten times the limit, or more than 64 KiB, is refused.
+    """
+    if column not in COLUMN_VRS:
+        return MAX_VALUE_LENGTH
+    return min(ABSURD_FACTOR * max_length(column), MAX_TEXT_BYTES)
+
+
 def value_problem(column: str, value: str) -> str | None:
-    """Why one text value breaks the contract (too long for its VR, a control character)."""
-    if len(value) > max_length(column):
+    """Why one text value is refused (absurdly long, a control character), or None."""
+    if len(value) > refused_length(column):
         vr = COLUMN_VRS.get(column, "text")
-        return f"value is longer than {max_length(column)} characters ({vr} limit)"
+        limit = f"{ABSURD_FACTOR} times its {vr} limit" if vr != "text" else "the limit"
+        return f"value is longer than {refused_length(column)} characters ({limit})"
     if re.search(CONTROL_PATTERN, value):
         return "value holds a control character (NUL or another C0 code)"
     return None
@@ -192,7 +230,7 @@ def _check_text(table: pa.Table, file: str) -> None:
             continue
         column = table.column(field.name)
         bad = pc.or_(
-            pc.greater(pc.utf8_length(column), max_length(field.name)),
+            pc.greater(pc.utf8_length(column), refused_length(field.name)),
             pc.match_substring_regex(column, CONTROL_PATTERN),
         )
         row = first_row(bad)
@@ -202,8 +240,8 @@ def _check_text(table: pa.Table, file: str) -> None:
                 value_problem(field.name, column[row - 1].as_py()) or "value is malformed",
                 row=row,
                 column=field.name,
-                fix="send the attribute as the object holds it, within its DICOM VR limit "
-                "and without control characters",
+                fix="send the attribute as the object holds it, without control characters; "
+                "a value this long is not one a PACS keeps (a report pasted into it?)",
             )
 
 

@@ -7,6 +7,11 @@ series, one patient per study) run last, as DuckDB group-bys over the staged fil
 hashes, which spill to disk rather than grow; only when those see a possible break are the UID
 columns read into Arrow, where the rule names its rows (a hash collision finds nothing there).
 A CSV manifest, written by hand and small, is read and checked whole.
+
+Beside the staged manifest go the run's data-quality findings (`data_quality.parquet`: values
+over their VR's limit, archived as sent, and the drop's rejected objects with the studies they
+leave incomplete) and a checked copy of the drop's `rejected.parquet` (tasks/manifests.py,
+read_rejected: the studies in which nothing may be deleted tonight).
 """
 
 from __future__ import annotations
@@ -24,8 +29,15 @@ import pyarrow.parquet as pq
 from catalog import queries
 from catalog.errors import ManifestInvalid
 from tasks import manifest_rules
+from tasks.manifest_quality import FINDINGS_SCHEMA, rejected_findings, row_findings
 from tasks.manifest_schema import MANIFEST_SCHEMA
-from tasks.manifests import check_object_uris, manifest_file, read_manifest_table, unreadable
+from tasks.manifests import (
+    check_object_uris,
+    manifest_file,
+    read_manifest_table,
+    read_rejected,
+    unreadable,
+)
 
 BATCH_ROWS = 122_880  # rows per batch and per staged row group (DuckDB's row group)
 CHECKERS = 2  # threads checking batches
@@ -33,6 +45,7 @@ CHECKS_AHEAD = 3  # batches checked ahead of the writer: bounds memory
 STAGED_SCHEMA = MANIFEST_SCHEMA.append(pa.field("row_id", pa.int64()))
 GROUP_COLUMNS = ["sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id"]
 SCREEN_MEMORY = "1GB"  # DuckDB's share while it groups the staged file (it spills past this)
+QUALITY_FILE, REJECTED_FILE = "data_quality.parquet", "rejected.parquet"  # beside the staged
 
 
 def stage_manifest_file(drop: Path, staged: Path) -> int:
@@ -42,25 +55,35 @@ def stage_manifest_file(drop: Path, staged: Path) -> int:
     file is then removed.
     """
     file = manifest_file(drop)
+    written = (staged, staged.with_name(QUALITY_FILE), staged.with_name(REJECTED_FILE))
     try:
+        rejected = read_rejected(drop)
+        findings: list[pa.Table] = []
         if file.suffix == ".parquet":
-            rows = _stage_parquet(file, staged)
+            rows = _stage_parquet(file, staged, findings)
             _check_groups(staged, str(file), rows)
         else:  # read whole, and checked whole (rows and groups) by read_manifest_table
-            rows = _write(read_manifest_table(drop), staged)
+            table = read_manifest_table(drop)
+            findings.append(row_findings(table, file.name))
+            rows = _write(table, staged)
+        findings.append(rejected_findings(rejected.table, REJECTED_FILE))
+        pq.write_table(pa.concat_tables([FINDINGS_SCHEMA.empty_table(), *findings]), written[1])
+        pq.write_table(rejected.table, written[2])
     except BaseException:
-        staged.unlink(missing_ok=True)
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
     finally:
         pa.default_memory_pool().release_unused()  # the plan's DuckDB buffer needs it next
     return rows
 
 
-def _stage_parquet(file: Path, staged: Path) -> int:
+def _stage_parquet(file: Path, staged: Path, findings: list[pa.Table]) -> int:
     """Check batches on the cores while the writer appends them, in order (Arrow frees the GIL).
 
     At most CHECKS_AHEAD batches are held; a broken batch raises when its turn comes, so the
-    error names the first broken row, as a serial check would.
+    error names the first broken row, as a serial check would. Each batch's data-quality
+    findings are added to `findings`.
     """
     rows, ahead = 0, deque()
     with ThreadPoolExecutor(CHECKERS) as pool, pq.ParquetWriter(staged, STAGED_SCHEMA) as writer:
@@ -68,15 +91,16 @@ def _stage_parquet(file: Path, staged: Path) -> int:
             ahead.append(pool.submit(_checked, batch, file, rows))
             rows += len(batch)
             if len(ahead) > CHECKS_AHEAD:
-                _append(writer, ahead.popleft().result())
+                findings.append(_append(writer, ahead.popleft().result()))
         while ahead:
-            _append(writer, ahead.popleft().result())
+            findings.append(_append(writer, ahead.popleft().result()))
     return rows
 
 
-def _append(writer: pq.ParquetWriter, checked: tuple[pa.Table, int]) -> None:
-    table, first = checked
+def _append(writer: pq.ParquetWriter, checked: tuple[pa.Table, int, pa.Table]) -> pa.Table:
+    table, first, found = checked
     writer.write_table(_with_row_ids(table, first), BATCH_ROWS)
+    return found
 
 
 def _batches(file: Path) -> Iterator[pa.Table]:
@@ -90,8 +114,9 @@ def _batches(file: Path) -> Iterator[pa.Table]:
         raise unreadable(file, exc) from None
 
 
-def _checked(batch: pa.Table, file: Path, before: int) -> tuple[pa.Table, int]:
-    """One batch conformed and checked; an error names the row in the whole file."""
+def _checked(batch: pa.Table, file: Path, before: int) -> tuple[pa.Table, int, pa.Table]:
+    """One batch conformed, checked and its data-quality findings listed; an error names the
+    row in the whole file."""
     try:
         table = manifest_rules.conform(batch, str(file))
         manifest_rules.check_rows(table, str(file))
@@ -102,7 +127,7 @@ def _checked(batch: pa.Table, file: Path, before: int) -> tuple[pa.Table, int]:
         raise ManifestInvalid(
             exc.file, exc.problem, row=exc.row + before, column=exc.column, fix=exc.fix
         ) from None
-    return table, before
+    return table, before, row_findings(table, file.name, before)
 
 
 def _with_row_ids(table: pa.Table, first: int) -> pa.Table:

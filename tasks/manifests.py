@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from catalog.errors import ManifestInvalid
 from tasks import manifest_rules
+from tasks.manifest_csv import read_csv
+from tasks.manifest_quality import REJECTED_SCHEMA
 from tasks.manifest_schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 
 DELETION_LEVELS = ("study", "series", "instance")
@@ -22,7 +22,24 @@ META_FIX = (
     'write a JSON object such as {"spoke": "north", "generated_at": "2026-11-27T23:00:00Z", '
     '"format": 1, "fingerprint": "v1"}'
 )
-CSV_BLOCK = 64 << 20  # the longest CSV line pyarrow reads whole (a 10 MB value fits)
+# How far a spoke's clock may run ahead of the hub's: a drop stamped later is refused, or it
+# would make every correct drop of that spoke look older than the last one applied.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RejectedObjects:
+    """The drop's rejected.parquet: objects its builder could not read (DESIGN §2).
+
+    `incomplete_studies` holds the study UIDs of rejected objects whose study could be read:
+    nothing in those studies may be deleted tonight (the rest of the study is not listed, or
+    not all of it). `cannot_delete` is True when a rejected object names no (valid) study UID:
+    it may belong to any study, so the run must delete nothing at all tonight.
+    """
+
+    table: pa.Table  # REJECTED_SCHEMA; a study UID that is not a valid UID is null
+    incomplete_studies: frozenset[str]
+    cannot_delete: bool
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,17 @@ class Drop:
     generated_at: datetime
     manifest: pa.Table
     deletions: pa.Table | None
+    rejected: RejectedObjects
+
+    @property
+    def incomplete_studies(self) -> frozenset[str]:
+        """Studies with a rejected object: nothing in them is deleted tonight."""
+        return self.rejected.incomplete_studies
+
+    @property
+    def cannot_delete(self) -> bool:
+        """A rejected object names no study: nothing of this drop is deleted tonight."""
+        return self.rejected.cannot_delete
 
 
 def read_drop(path: Path, spoke: str) -> Drop:
@@ -40,7 +68,34 @@ def read_drop(path: Path, spoke: str) -> Drop:
     generated_at = read_meta(path / "manifest.json", spoke)
     manifest = read_manifest_table(path)
     deletions = read_deletions(path / "deletions.parquet")
-    return Drop(path, spoke, generated_at, manifest, deletions)
+    return Drop(path, spoke, generated_at, manifest, deletions, read_rejected(path))
+
+
+def read_rejected(folder: Path) -> RejectedObjects:
+    """`folder`/rejected.parquet (a drop's, or the copy a run stages in its work folder).
+
+    No file means nothing was rejected; an unreadable one, or one without path and reason, is
+    refused, since deleting anything would then be a guess.
+    """
+    file = Path(folder) / "rejected.parquet"
+    if not file.exists():
+        return RejectedObjects(REJECTED_SCHEMA.empty_table(), frozenset(), False)
+    raw = _read_parquet(file)
+    _require(raw, file, ("path", "reason"), "write rejected.parquet with spokesync manifest build")
+    columns = [
+        raw.column(f.name).cast(pa.string()) if f.name in raw.column_names else pa.nulls(len(raw))
+        for f in REJECTED_SCHEMA
+    ]
+    table = pa.Table.from_arrays(columns, schema=REJECTED_SCHEMA)
+    studies = table.column("study_instance_uid")
+    valid = pc.and_(
+        pc.match_substring_regex(studies, manifest_rules.UID_PATTERN),
+        pc.less_equal(pc.utf8_length(studies), manifest_rules.MAX_UID_LENGTH),
+    )
+    studies = pc.if_else(valid, studies, None)
+    table = table.set_column(4, "study_instance_uid", studies)
+    found = frozenset(pc.unique(studies.drop_null()).to_pylist())
+    return RejectedObjects(table, found, studies.null_count > 0)
 
 
 def drop_folder(path: Path) -> Path:
@@ -55,8 +110,9 @@ def drop_folder(path: Path) -> Path:
     return path
 
 
-def read_meta(file: Path, spoke: str) -> datetime:
-    """Check manifest.json: spoke, format and fingerprint version; return generated_at."""
+def read_meta(file: Path, spoke: str, *, now: datetime | None = None) -> datetime:
+    """Check manifest.json: spoke, format, fingerprint version and a generated_at that is not
+    in the future (beyond CLOCK_SKEW of `now`, default the hub's clock); return generated_at."""
     try:
         meta = json.loads(file.read_text("utf-8"))
     except FileNotFoundError:
@@ -76,7 +132,9 @@ def read_meta(file: Path, spoke: str) -> datetime:
                 column=key,
                 fix=_meta_fix(key),
             )
-    return _parse_time(meta.get("generated_at"), file)
+    stamp = _parse_time(meta.get("generated_at"), file)
+    _refuse_future(stamp, now or datetime.now(UTC), file)
+    return stamp
 
 
 def _meta_fix(key: str) -> str:
@@ -105,10 +163,24 @@ def _parse_time(value: object, file: Path) -> datetime:
     return stamp
 
 
+def _refuse_future(stamp: datetime, now: datetime, file: Path) -> None:
+    if stamp > now + CLOCK_SKEW:
+        minutes = int(CLOCK_SKEW.total_seconds() // 60)
+        raise ManifestInvalid(
+            str(file),
+            f"generated_at {stamp.isoformat()} is in the future (the hub's clock says "
+            f"{now.astimezone(UTC).isoformat(timespec='seconds')}, {minutes} minutes of skew "
+            "allowed)",
+            column="generated_at",
+            fix="set the spoke's clock right (NTP) and write the drop again with the time it "
+            "was made",
+        )
+
+
 def read_manifest_table(drop: Path) -> pa.Table:
     """manifest.parquet (or manifest.csv), conformed to the schema and checked row by row."""
     file = manifest_file(drop)
-    raw = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
+    raw = _read_parquet(file) if file.suffix == ".parquet" else read_csv(file)
     table = manifest_rules.conform(raw, str(file))
     manifest_rules.check(table, str(file))
     check_object_uris(table, str(file))
@@ -144,65 +216,6 @@ def unreadable(file: Path, exc: Exception) -> ManifestInvalid:
     )
 
 
-def _read_csv(file: Path) -> pa.Table:
-    """Every column read as text, so IDs keep their leading zeros; a broken row is named."""
-    header = _csv_header(file)
-    try:
-        try:
-            return _read_csv_as(file, header, pa.string())
-        except pa.ArrowInvalid as exc:
-            if "UTF8" not in str(exc):
-                raise
-            return _read_csv_as(file, header, pa.binary())  # conform names the row and column
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise _csv_refused(file, header, exc) from None
-
-
-def _csv_header(file: Path) -> list[str]:
-    """The header's column names, unquoted as a CSV reader does (a UTF-8 BOM is dropped)."""
-    with file.open("rb") as stream:
-        line = stream.readline().decode("utf-8-sig", "replace")
-    return next(csv.reader([line]), [])
-
-
-def _read_csv_as(file: Path, header: list[str], kind: pa.DataType, **read: object) -> pa.Table:
-    options = pacsv.ConvertOptions(
-        column_types={name: kind for name in header},
-        strings_can_be_null=True,
-        null_values=[""],
-        quoted_strings_can_be_null=False,
-    )
-    # A block must hold the longest line, or pyarrow cannot name the over-long value; rows
-    # are numbered for a parse handler only when one thread reads.
-    read_options = pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=not read)
-    return pacsv.read_csv(file, read_options=read_options, convert_options=options, **read)
-
-
-def _csv_refused(file: Path, header: list[str], exc: Exception) -> ManifestInvalid:
-    """Name the first row whose field count differs from the header's (never its values)."""
-    found: list = []
-
-    def note(row) -> str:
-        found.append(row)
-        return "error"
-
-    try:
-        handler = pacsv.ParseOptions(invalid_row_handler=note)
-        _read_csv_as(file, header, pa.binary(), parse_options=handler)
-    except (pa.ArrowInvalid, OSError):
-        pass
-    fix = "write the CSV as UTF-8 with the manifest header"
-    if not found:
-        return ManifestInvalid(str(file), f"not a readable UTF-8 CSV file ({exc})", fix=fix)
-    bad = found[0]
-    return ManifestInvalid(
-        str(file),
-        f"the row has {bad.actual_columns} fields, the header {bad.expected_columns}",
-        row=bad.number - 1 if bad.number > 0 else None,
-        fix="quote every value that holds a comma, and give every row the header's fields",
-    )
-
-
 def check_object_uris(table: pa.Table, file: str) -> None:
     """Refuse an object_uri that is absolute or climbs out of the drop (`..`)."""
     uris = table.column("object_uri")
@@ -227,14 +240,8 @@ def read_deletions(file: Path) -> pa.Table | None:
     if not file.exists():
         return None
     table = _read_parquet(file)
-    for name in ("level", "uid"):
-        if name not in table.column_names:
-            raise ManifestInvalid(
-                str(file),
-                f"required column {name!r} is missing",
-                column=name,
-                fix="deletions need level, uid, reason_code and reason_text",
-            )
+    fix = "deletions need level, uid, reason_code and reason_text"
+    _require(table, file, ("level", "uid"), fix)
     table = _normalised_levels(table)
     levels = table.column("level")
     row = manifest_rules.first_row(pc.invert(pc.is_in(levels, pa.array(DELETION_LEVELS))))
@@ -271,6 +278,15 @@ def _normalised_levels(table: pa.Table) -> pa.Table:
     levels = pc.utf8_lower(pc.utf8_trim_whitespace(table.column("level").cast(pa.string())))
     levels = pc.replace_substring_regex(levels, "^image$", "instance")
     return table.set_column(table.column_names.index("level"), "level", levels)
+
+
+def _require(table: pa.Table, file: Path, names: tuple[str, ...], fix: str) -> None:
+    """Refuse a side file of the drop that lacks one of its required columns."""
+    for name in names:
+        if name not in table.column_names:
+            raise ManifestInvalid(
+                str(file), f"required column {name!r} is missing", column=name, fix=fix
+            )
 
 
 def empty_manifest() -> pa.Table:

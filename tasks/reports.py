@@ -93,9 +93,15 @@ def _export(con, run_id: str, policy: str, window: ExportWindow) -> dict[str, pa
 
 
 def publish_run(config: Config, run_id: str, tables: dict[str, pa.Table]) -> RunReport:
-    """Add the run's discrepancies, then write every table: all temporaries first, then rename."""
+    """Add the run's discrepancies and data quality, then write every table: all temporaries
+    first, then rename."""
     run = tables["runs"].to_pylist()[0]
-    tables = {**tables, "discrepancies": unfingerprinted(config.work / run_id, run)}
+    work = config.work / run_id
+    tables = {
+        **tables,
+        "discrepancies": unfingerprinted(work, run),
+        "data_quality": data_quality(work, run),
+    }
     report = RunReport(run_id, run["spoke_id"], run["started_at"].astimezone(UTC).date())
     temps = {}
     for name in TABLES:
@@ -136,19 +142,36 @@ def unfingerprinted(work: Path, run: dict) -> pa.Table:
         return empty("discrepancies")
     manifest = pq.read_table(path)
     rows = manifest.filter(pc.is_null(manifest.column("fingerprint")))
+    found = {"kind": "unfingerprinted", "reason": UNFINGERPRINTED}
+    return typed("discrepancies", _with_run(rows, run, found))
+
+
+def data_quality(work: Path, run: dict) -> pa.Table:
+    """The run's data-quality findings (DESIGN §2), as its staging wrote them.
+
+    Values over their VR's limit (archived as sent), rejected objects and the studies they left
+    incomplete; counts, UIDs, columns and problems only, never a value.
+    """
+    path = work / "data_quality.parquet"
+    if not path.exists():  # a run staged before data quality was reported
+        return empty("data_quality")
+    return typed("data_quality", _with_run(pq.read_table(path), run, {}))
+
+
+def _with_run(rows: pa.Table, run: dict, constants: dict[str, str]) -> pa.Table:
+    """`rows` with the run's columns (and `constants`) appended to every row."""
     ts = pa.timestamp("us", "UTC")
-    constants = {
+    columns = {
         "report_run_id": (run["run_id"], pa.string()),
         "reported_at": (run["reported_at"], ts),
         "run_id": (run["run_id"], pa.string()),
         "spoke_id": (run["spoke_id"], pa.string()),
-        "kind": ("unfingerprinted", pa.string()),
-        "reason": (UNFINGERPRINTED, pa.string()),
+        **{name: (value, pa.string()) for name, value in constants.items()},
         "detected_at": (run["started_at"], ts),
     }
-    for name, (value, kind) in constants.items():
+    for name, (value, kind) in columns.items():
         rows = rows.append_column(name, pa.array([value] * len(rows), kind))
-    return typed("discrepancies", rows)
+    return rows
 
 
 def clean_temporaries(root: Path, *, older_than: float = STALE_TEMP_SECONDS) -> int:
@@ -208,8 +231,27 @@ def _warnings(tables: dict[str, list[dict]]) -> list[str]:
         (len(owned), f"record(s) change studies another spoke owns (ownership policy {policy})"),
         (len(tables["stale_copies"]), "stale cop(ies) of studies their owner changed since"),
         (len(tables["discrepancies"]), "manifest row(s) without a fingerprint"),
+        *_quality_warnings(tables.get("data_quality", [])),
     ]
     return [f"- {count} {text}" for count, text in found if count]
+
+
+QUALITY_WARNINGS = {
+    "value_over_vr_limit": "value(s) over their VR's length limit, archived as sent",
+    "rejected_object": "object(s) the spoke's drop could not read (rejected.parquet)",
+    "incomplete_study": "incomplete stud(ies): nothing in them deleted tonight",
+    "incomplete_drop": "rejected object(s) name no study: nothing deleted tonight",
+}
+
+
+def _quality_warnings(findings: list[dict]) -> list[tuple[int, str]]:
+    """The run's data-quality findings counted by kind (the data_quality report lists them)."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
+    return [
+        (counts.get(kind, 0), f"data quality: {text}") for kind, text in QUALITY_WARNINGS.items()
+    ]
 
 
 def _record_row(change: dict) -> dict:

@@ -17,7 +17,8 @@ from tests.support import uid
 STUDY, SERIES = uid("bad", "study"), uid("bad", "series")
 SOPS = tuple(uid("bad", "sop", n) for n in range(3))
 UID_FIX = "dot-separated numbers"
-KEYS = ("what", "error", "run", "spoke", "build", "file", "row", "column", "uid", "phrase", "fix")
+KEYS = ("what", "error", "run", "spoke", "build", "file", "row", "column", "uid", "phrase", "fix",
+        "reported")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,29 @@ def _truncated_object(folder: Path) -> None:
     path.write_bytes(path.read_bytes()[:-5])
 
 
+def _rewrite(source: str, target: str, **values) -> Callable[[Path], None]:
+    """An object saved again with other identity attributes (its pixel bytes stay as they are)."""
+
+    def rewrite(folder: Path) -> None:
+        import pydicom
+
+        ds = pydicom.dcmread(folder / "objects" / source)
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.save_as(folder / "objects" / target, enforce_file_format=True)
+
+    return rewrite
+
+
+def _patient_id_as_number(rows: list[dict]) -> pa.Table:
+    from tasks.manifest_schema import MANIFEST_SCHEMA
+
+    data = pa.Table.from_pylist([{**r, "patient_id": "00123"} for r in rows], MANIFEST_SCHEMA)
+    index = data.column_names.index("patient_id")
+    return data.set_column(index, "patient_id", pa.array([123] * len(rows), pa.int64()))
+
+
 def _two_rows_same(rows: list[dict]) -> list[dict]:
     return [*rows, dict(rows[0])]
 
@@ -179,11 +203,19 @@ CASES = (
     Case("fingerprint_malformed", "an md5 where a v1 fingerprint belongs", M, CSV,
          "not a v1 fingerprint", "64 lowercase hex", row=1, column="fingerprint",
          rows=edit(1, fingerprint="md5:0cc175b9c0f1b6a831c399e269772661")),
-    Case("accession_over_vr_limit", "a 17-character accession number (SH allows 16)", M, CSV,
-         "longer than 16", "VR limit", row=2, column="accession_number",
+    Case("accession_over_vr_limit", "a 17-character accession number (SH allows 16): archived "
+         "as sent and reported", "", CSV, row=2, reported="accession_number",
          rows=edit(2, accession_number="ACC-0123456789-XY")),
+    Case("study_description_70_chars", "a 70-character Study Description (LO allows 64): "
+         "archived as sent and reported", "", PQ, row=3, reported="study_description",
+         fmt="parquet", rows=edit(3, study_description="CT THORAX ABDOMEN PELVIS WITH "
+                                  "CONTRAST, ARTERIAL AND PORTAL VENOUS PHA")),
+    Case("accession_over_ten_times_vr_limit", "a 161-character accession number: ten times "
+         "SH's 16 is more than any PACS means", M, CSV, "longer than 160", "a report pasted",
+         row=1, column="accession_number", rows=edit(1, accession_number="A" * 161)),
     Case("value_10mb", "a 10 MB study description (built at test time)", M, CSV,
-         "longer than 64", "VR limit", row=2, column="study_description", build="value_10mb"),
+         "longer than 640", "a report pasted", row=2, column="study_description",
+         build="value_10mb"),
     Case("object_uri_dotdot", "object_uri climbing out with ../", M, CSV, "escapes the drop",
          "relative to the drop", row=2, column="object_uri",
          rows=edit(2, object_uri="objects/../../north/objects/x.dcm")),
@@ -209,6 +241,25 @@ CASES = (
     Case("fingerprint_mismatch", "an object whose bytes do not match its fingerprint", OBJ,
          f"objects/{SOPS[2]}.dcm", "fingerprint", "Rebuild the manifest", row=3, uid=SOPS[2],
          rows=edit(3, fingerprint=FP_OTHER)),
+    Case("object_of_another_patient", "a row whose object_uri names another patient's object "
+         "(fingerprint empty)", OBJ, "objects/other-patient.dcm", "SOPInstanceUID",
+         "Rebuild the manifest", row=2, uid=SOPS[1],
+         rows=edit(2, object_uri="objects/other-patient.dcm", fingerprint=None),
+         after=_rewrite(f"{SOPS[2]}.dcm", "other-patient.dcm", PatientID="BAD-0002",
+                        StudyInstanceUID=uid("bad", "other-patient-study"),
+                        SeriesInstanceUID=uid("bad", "other-patient-series"),
+                        SOPInstanceUID=uid("bad", "other-patient-sop"))),
+    Case("object_rewritten_after_build", "an object whose SOP UID and PatientID were "
+         "rewritten after the manifest was built", OBJ, f"objects/{SOPS[1]}.dcm",
+         "SOPInstanceUID, PatientID", "Rebuild the manifest", row=2, uid=SOPS[1],
+         after=_rewrite(f"{SOPS[1]}.dcm", f"{SOPS[1]}.dcm", PatientID="BAD-0002",
+                        SOPInstanceUID=uid("bad", "rewritten-sop"))),
+    Case("patient_id_integer", "a Parquet manifest whose patient_id column is an integer "
+         "(00123 became 123)", M, PQ, "not text", "keep their leading zeros",
+         column="patient_id", fmt="parquet", rows=_patient_id_as_number),
+    Case("meta_generated_in_future", "manifest.json stamped in 2099", M, J, "in the future",
+         "set the spoke's clock", column="generated_at",
+         meta=set_meta(generated_at="2099-01-01T00:00:00Z")),
     Case("meta_other_spoke", "manifest.json says the drop is south's", M, J, "'south'",
          "spoke it came from", column="spoke", meta=set_meta(spoke="south")),
     Case("unknown_spoke", "a drop reconciled for a spoke the hub does not know",

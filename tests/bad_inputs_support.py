@@ -31,6 +31,7 @@ class Expect:
     run: str = "reconcile"  # or "scan_tar": the case is a nearline TAR, not a drop
     spoke: str = "north"
     build: str = ""  # a function of BUILDERS finishes the drop at test time
+    reported: str = ""  # archived as sent, and this column named in the run's data quality
 
     def named(self) -> list[str]:
         """The words the error message must contain (file, row, column, UID, problem, fix)."""

@@ -1,11 +1,13 @@
 """The bad-input corpus (tests/data/bad/): every case is refused with an error that names the
-file, row, column or UID and the fix, and neither the catalog, nearline nor the drop changes."""
+file, row, column or UID and the fix, and neither the catalog, nearline nor the drop changes;
+except the non-conformant values real PACS send, which are archived as sent and reported."""
 
 from __future__ import annotations
 
 import json
 import shutil
 
+import pyarrow.parquet as pq
 import pytest
 
 from catalog import errors
@@ -64,7 +66,10 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(base_hub, tmp_path, na
     config = copy_hub(base_hub, tmp_path / "hub", "north", drop)
     before, files, sent = export(config), nearline_files(config), file_hashes(drop)
     outcome = attempt(case, config, drop)
-    assert nearline_files(config) == files and file_hashes(drop) == sent
+    assert file_hashes(drop) == sent
+    if case.reported:
+        return archived_and_reported(case, outcome, config, files)
+    assert nearline_files(config) == files
     if not case.error:  # accepted: a run is recorded, but no instance changes
         assert outcome["cc_records"] == 0 and outcome["new_instances"] == 0
         assert outcome["deleting"] == 0 and export(config)["instances"] == before["instances"]
@@ -74,3 +79,16 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(base_hub, tmp_path, na
     for word in case.named():
         assert word in message, f"{word!r} not in {message!r}"
     assert export(config) == before
+
+
+def archived_and_reported(case: Expect, outcome, config, files_before) -> None:
+    """The drop's three objects are archived, and the run's data quality names the row and
+    column (never the value)."""
+    assert isinstance(outcome, dict), outcome
+    assert outcome["status"] == "committed" and outcome["new_instances"] == 3
+    assert len(nearline_files(config)) == len(files_before) + 1
+    found = pq.read_table(config.work / outcome["run_id"] / "data_quality.parquet").to_pylist()
+    assert [(f["kind"], f["row_id"] + 1, f["column"]) for f in found] == [
+        ("value_over_vr_limit", case.row, case.reported)
+    ]
+    assert "limit); archived as sent" in found[0]["problem"] and found[0]["file"] == case.file

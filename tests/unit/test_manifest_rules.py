@@ -170,19 +170,35 @@ def test_meta_that_is_not_an_object_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("column", "value", "limit"),
-    [
-        ("accession_number", "A" * 17, 16),
-        ("study_description", "D" * 65, 64),
-        ("modality", "C" * 17, 16),
-    ],
+    ("column", "limit"),
+    [("accession_number", 16), ("study_description", 64), ("modality", 16)],
 )
-def test_a_value_over_its_vr_limit_names_row_column_and_limit(tmp_path, column, value, limit):
+def test_a_value_over_ten_times_its_vr_limit_names_row_column_and_limit(tmp_path, column, limit):
     data = rows(3)
-    data[2][column] = value
+    data[2][column] = "A" * (10 * limit + 1)
     error = refused(write_drop(tmp_path, data))
     assert (error.row, error.column) == (3, column)
-    assert f"longer than {limit} characters" in str(error) and "VR limit" in str(error)
+    assert f"longer than {10 * limit} characters" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("column", "limit"),
+    [("accession_number", 16), ("study_description", 64), ("patient_name", 194)],
+)
+def test_a_value_just_over_its_vr_limit_is_read_and_found_by_row_and_column(
+    tmp_path, column, limit
+):
+    from tasks.manifest_quality import row_findings
+
+    data = rows(4)
+    data[1][column] = "B" * (limit + 1)
+    manifest = read_drop(write_drop(tmp_path, data), "north").manifest
+    assert manifest.column(column)[1].as_py() == "B" * (limit + 1)
+    found = row_findings(manifest, "manifest.parquet", first_row_id=100).to_pylist()
+    assert [(f["row_id"], f["column"], f["sop_instance_uid"]) for f in found] == [
+        (101, column, data[1]["sop_instance_uid"])
+    ]
+    assert "B" * 10 not in str(found)  # the value (a name, perhaps) is never kept
 
 
 def test_a_nul_byte_in_a_patient_name_is_refused(tmp_path):
@@ -208,3 +224,34 @@ def test_a_csv_row_with_a_field_too_many_is_named_without_its_values(tmp_path):
     (drop / "manifest.csv").write_text("\n".join(lines) + "\n")
     error = refused(drop)
     assert error.row == 2 and "fields" in str(error) and "P0000" not in str(error)
+
+
+def test_an_integer_patient_id_column_is_refused_naming_the_column_and_the_fix(tmp_path):
+    data = table(rows(3))
+    index = data.column_names.index("patient_id")
+    data = data.set_column(index, "patient_id", pa.array([123, 123, 123], pa.int64()))
+    error = refused(write_drop(tmp_path, data))
+    assert error.column == "patient_id" and "manifest.parquet" in error.file
+    assert "keep their leading zeros; write the column as string" in str(error)
+
+
+def test_an_accession_column_of_nulls_only_is_still_accepted(tmp_path):
+    data = table(rows(3))
+    index = data.column_names.index("accession_number")
+    data = data.set_column(index, "accession_number", pa.nulls(3))
+    assert read_drop(write_drop(tmp_path, data), "north").manifest.num_rows == 3
+
+
+def test_a_drop_stamped_beyond_the_clock_skew_is_refused_with_its_value(tmp_path):
+    from datetime import UTC, datetime
+
+    from tasks.manifests import read_meta
+
+    drop = write_drop(tmp_path, rows(3), generated_at="2026-11-28T00:06:00Z")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with pytest.raises(ManifestInvalid) as info:
+        read_meta(drop / "manifest.json", "north", now=now)
+    assert info.value.column == "generated_at" and "2026-11-28T00:06:00" in str(info.value)
+    assert "manifest.json" in info.value.file and "clock" in info.value.fix
+    skewed = write_drop(tmp_path / "b", rows(3), generated_at="2026-11-28T00:04:00Z")
+    assert read_meta(skewed / "manifest.json", "north", now=now).minute == 4

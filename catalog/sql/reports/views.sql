@@ -39,6 +39,11 @@ qualify row_number() over (partition by run_id, volume, day order by reported_at
 create or replace view discrepancies as
 select * from discrepancies_history
 qualify row_number() over (partition by run_id, kind, row_id order by reported_at desc) = 1;
+create or replace view data_quality as
+select * from data_quality_history
+qualify row_number() over (
+    partition by run_id, kind, row_id, path, study_instance_uid, "column"
+    order by reported_at desc) = 1;
 create or replace view pending_backlog as
 select r.report_run_id, r.reported_at, count(p.seq) as pending,
        coalesce(max(p.age_hours), 0) as oldest_hours
@@ -103,6 +108,14 @@ select run_id, spoke_id, kind, row_id, sop_instance_uid, study_instance_uid, rea
 from discrepancies
 where ($spoke is null or spoke_id = $spoke) and ($since is null or detected_at >= $since)
 order by detected_at, run_id, row_id
+
+-- name: report_query_data_quality
+-- What real spokes sent that is off but archived anyway, and what they could not send at all.
+select run_id, spoke_id, kind, file, row_id, path, sop_instance_uid, study_instance_uid,
+       "column", problem, detected_at
+from data_quality
+where ($spoke is null or spoke_id = $spoke) and ($since is null or detected_at >= $since)
+order by detected_at, run_id, kind, row_id, path, study_instance_uid
 
 -- name: report_query_daily_changes
 -- Changes per night, spoke and kind (the HTML report's first chart).
