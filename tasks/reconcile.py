@@ -18,7 +18,7 @@ from catalog.errors import ConfigInvalid, ManifestInvalid, ObjectRefused, SpokeU
 from tasks.archive import ArchiveBatch, discard_all, stage_batch
 from tasks.commit import commit_run, commit_run_task, load_plan
 from tasks.manifest_stage import stage_manifest_file
-from tasks.manifests import drop_folder, read_deletions, read_meta
+from tasks.manifests import drop_folder, read_deletions, read_meta, read_rejected
 from tasks.run_plan import guard, plan_run, refuse_stale
 from tasks.run_state import RunState, new_run, summary, timed
 from tasks.spokes.hub import pull_spoke
@@ -59,6 +59,9 @@ def stage_manifest(state: RunState) -> RunState:
     deletions = read_deletions(drop / "deletions.parquet")
     if deletions is not None:
         pq.write_table(deletions, state.path("deletions"))
+    rejected = read_rejected(drop)  # objects the spoke holds that the hub could not read
+    state.incomplete_studies = tuple(sorted(rejected.incomplete_studies))
+    state.cannot_delete = rejected.cannot_delete
     return state
 
 

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from catalog import open_catalog
 from catalog.apply import catalog_version
+from catalog.detect import Incomplete
 from catalog.errors import ManifestInvalid, MassDeletionBlocked
 from catalog.runs import last_generated_at
 from tasks.archive import series_batches
@@ -53,6 +54,7 @@ def plan_locked(con: duckdb.DuckDBPyConnection, config: Config, state: RunState)
         domain=state.patient_domain or state.spoke,
         deletions_file=str(Path(state.drop) / "deletions.parquet"),
         reidentified_study=config.policies.reidentified_study,
+        incomplete=Incomplete(state.incomplete_studies, placed=not state.cannot_delete),
     )
     guard(plan.deleting, plan.in_scope, config.policies, state.allow_mass_delete)
     for name in PLAN_FILES:

@@ -47,6 +47,8 @@ class RunState:
     replanned: bool = False  # the commit found the catalog moved and planned again
     steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # wall-clock intervals
     patient_domain: str = ""  # issuer of patient IDs the spoke's objects leave unsaid
+    incomplete_studies: tuple[str, ...] = ()  # studies with an object the hub could not read
+    cannot_delete: bool = False  # an unreadable object names no study: delete nothing tonight
 
     def record(self) -> RunRecord:
         return RunRecord(
