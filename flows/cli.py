@@ -47,7 +47,10 @@ def _fail(exc: Exception) -> None:
 
 
 def _checked_config(config: Path | None, spoke: str | None = None) -> Path:
-    """Read the configuration before Prefect starts: a wrong file stops here, in one line."""
+    """Read the configuration before Prefect starts (a wrong file stops here, in one line), and
+    from then on stop cleanly on Ctrl-C or SIGTERM."""
+    from flows.cli_signals import stop_cleanly_on_signals
+
     file = cfg.config_path(config).absolute()
     try:
         loaded = cfg.load_config(file)
@@ -55,6 +58,7 @@ def _checked_config(config: Path | None, spoke: str | None = None) -> Path:
             loaded.spoke(spoke)
     except SpokesyncError as exc:
         _fail(exc)
+    stop_cleanly_on_signals()
     return file
 
 

@@ -69,9 +69,7 @@ def assert_refused_in_one_line(result, file: Path, expected: str) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(TYPOS))
-def test_a_typo_in_the_configuration_stops_nightly_in_one_line_and_changes_nothing(
-    hub_file, case
-):
+def test_a_typo_in_the_configuration_stops_nightly_in_one_line_and_changes_nothing(hub_file, case):
     (old, new), expected = TYPOS[case]
     text = hub_file.read_text()
     assert old in text
