@@ -35,7 +35,12 @@ def start_paused(tmp_path: Path, point: str, *args: str) -> tuple[subprocess.Pop
     env = os.environ | {PAUSE_ENV: point, READY_ENV: str(ready), "COLUMNS": "200"}
     env.pop("PREFECT_API_URL", None)  # the process starts its own temporary server
     proc = subprocess.Popen(
-        [SPOKESYNC, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        [SPOKESYNC, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a command typed in a terminal
     )
     deadline = time.monotonic() + 300
     while not ready.exists():
@@ -45,9 +50,15 @@ def start_paused(tmp_path: Path, point: str, *args: str) -> tuple[subprocess.Pop
     return proc, descendants(proc.pid)
 
 
-def stopped(proc: subprocess.Popen, signum: signal.Signals) -> tuple[int, str, float]:
+def stopped(
+    proc: subprocess.Popen, signum: signal.Signals, *, group: bool = False
+) -> tuple[int, str, float]:
+    """Signal the process (or, as Ctrl-C in a terminal does, its whole process group)."""
     began = time.monotonic()
-    proc.send_signal(signum)
+    if group:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
     out, _ = proc.communicate(timeout=60)
     return proc.returncode, out, time.monotonic() - began
 
@@ -66,7 +77,7 @@ def test_ctrl_c_while_archiving_stops_before_commit_and_the_next_start_handles_t
     proc, children = start_paused(tmp_path, "object-staged", *args)
     assert children, "the temporary Prefect server should be running"
 
-    code, out, seconds = stopped(proc, signal.SIGINT)
+    code, out, seconds = stopped(proc, signal.SIGINT, group=True)
 
     assert code == 130, out
     assert seconds < STOP_WITHIN_SECONDS, seconds
