@@ -1,4 +1,5 @@
-# spokesync: `make demo` and `make test` work on a fresh machine with Python 3.11, git and make.
+# spokesync: `make demo` and `make test` work on a fresh machine with Python 3.11, git and make
+# (`make test` installs the Debian peers the tests talk to when missing: `make peers`).
 PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen --no-sync
@@ -6,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup peers demo test lint format bench clean
 
 setup: .venv/.synced
 
@@ -15,11 +16,16 @@ setup: .venv/.synced
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
+# The Debian packages the tests talk to (Orthanc, DCMTK, dicom3tools, Chromium): installed when
+# missing, as root or through sudo; otherwise the one apt-get command to run is printed.
+peers:
+	@scripts/install-peers
+
 ORTHANC ?=
 demo: setup
 	$(RUN) spokesync demo --data-dir var/demo $(if $(ORTHANC),--orthanc $(ORTHANC))
 
-test: setup
+test: setup peers
 	$(RUN) pytest
 
 lint: setup

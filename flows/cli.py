@@ -42,8 +42,24 @@ WaitOpt = Annotated[
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _checked_config(config: Path | None, spoke: str | None = None) -> Path:
+    """Read the configuration before Prefect starts (a wrong file stops here, in one line), and
+    from then on stop cleanly on Ctrl-C or SIGTERM."""
+    from flows.cli_signals import stop_cleanly_on_signals
+
+    file = cfg.config_path(config).absolute()
+    try:
+        loaded = cfg.load_config(file)
+        if spoke is not None:
+            loaded.spoke(spoke)
+    except SpokesyncError as exc:
+        _fail(exc)
+    stop_cleanly_on_signals()
+    return file
 
 
 @app.command()
@@ -78,7 +94,7 @@ def reconcile(
     """Reconcile one spoke now (the reconcile-spoke flow); --dry-run only shows the plan."""
     from flows.reconcile import reconcile_spoke
 
-    file = cfg.config_path(config).absolute()
+    file = _checked_config(config, spoke)
     state = reconcile_spoke(
         spoke,
         drop=str(drop) if drop else None,
@@ -98,7 +114,7 @@ def reconcile(
 @app.command()
 def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
     """Reconcile every configured spoke (the nightly-reconcile flow)."""
-    if not views.run_nightly(console, cfg.config_path(config).absolute(), wait=wait):
+    if not views.run_nightly(console, _checked_config(config), wait=wait):
         raise typer.Exit(1)
 
 

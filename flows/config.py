@@ -15,27 +15,33 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from catalog.errors import ConfigInvalid
+from flows.config_errors import check_spoke_id, problems
 
 CONFIG_ENV = "SPOKESYNC_CONFIG"
 CONFIG_NAME = "spokesync.toml"
 
 
-class DropSpoke(BaseModel):
+class Section(BaseModel):
+    """A table of spokesync.toml: unknown keys and values of the wrong type are refused (a typo
+    must not silently leave a default in force)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DropSpoke(Section):
     """A spoke that writes drop folders (DESIGN §2)."""
 
-    model_config = ConfigDict(extra="forbid")
     source: Literal["drop"] = "drop"
-    drop: Path | None = None
+    drop: Path | None = Field(None, strict=False)  # resolved against the file's folder
     # Whose patient IDs objects without an Issuer of Patient ID carry (DESIGN §2): by default
     # the spoke's own, so the same MRN at two hospitals is two patients; spokes that share
     # one patient index name the same domain.
     patient_id_domain: str | None = Field(None, min_length=1, max_length=64)
 
 
-class PacsSpoke(BaseModel):
+class PacsSpoke(Section):
     """What every PACS source shares: how long to wait, and how to narrow a night's query."""
 
-    model_config = ConfigDict(extra="forbid")
     drop: None = None  # a PACS spoke's drop is pulled into the run's work folder
     patient_id_domain: str | None = Field(None, min_length=1, max_length=64)  # as DropSpoke
     timeout_seconds: float = Field(30, gt=0)
@@ -73,9 +79,10 @@ class DimseSpoke(PacsSpoke):
 SECRET_KEYS = {"password", "username", "user", "token", "secret"}
 SpokeConfig = Annotated[DropSpoke | DicomwebSpoke | DimseSpoke, Field(discriminator="source")]
 _SPOKE = TypeAdapter(SpokeConfig)
+SPOKE_MODELS = {"drop": DropSpoke, "dicomweb": DicomwebSpoke, "dimse": DimseSpoke}
 
 
-class Policies(BaseModel):
+class Policies(Section):
     max_delete_fraction: float = Field(0.05, ge=0, le=1)
     max_delete_count: int = Field(10_000, ge=0)
     min_delete_guard: int = Field(10, ge=0)  # this many deletions never trip the fraction
@@ -86,9 +93,38 @@ class Policies(BaseModel):
     archive_batch_series: int = Field(50, ge=1)
 
 
-class Schedule(BaseModel):
+class Schedule(Section):
     cron: str = "0 2 * * *"
     timezone: str = "UTC"
+
+
+class PathSection(Section):
+    path: str
+
+
+class NamedVolume(Section):
+    """One `[[nearline.volumes]]` table: a volume's path and the name the catalog knows it by."""
+
+    path: str
+    name: str | None = None
+
+
+class Nearline(Section):
+    """[nearline]: the volumes series TARs are written to, the first with room first."""
+
+    volumes: list[str | NamedVolume] = Field(min_length=1)
+
+
+class Document(Section):
+    """spokesync.toml as written, before its paths are resolved; spokes are checked one by one."""
+
+    catalog: PathSection
+    nearline: Nearline
+    reports: PathSection
+    work: PathSection = PathSection(path="work")
+    schedule: Schedule = Schedule()
+    policies: Policies = Policies()
+    spokes: dict[str, dict] = {}
 
 
 class Config(BaseModel):
@@ -162,29 +198,24 @@ def write_document(file: Path, document: dict) -> None:
 def load_config(explicit: Path | None = None) -> Config:
     """Read and validate the configuration; relative paths are relative to its folder."""
     file = config_path(explicit).absolute()
-    document = read_document(file)
-    base = file.parent
     try:
-        spokes = {
-            name: _spoke(file, name, body) for name, body in document.get("spokes", {}).items()
-        }
-        volumes = named_volumes(file, document["nearline"]["volumes"])
-        return Config(
-            file=file,
-            catalog=_resolve(base, document["catalog"]["path"]),
-            volumes=[_resolve(base, path) for path in volumes.values()],
-            volume_names=list(volumes),
-            reports=_resolve(base, document["reports"]["path"]),
-            work=_resolve(base, document.get("work", {}).get("path", "work")),
-            schedule=Schedule(**document.get("schedule", {})),
-            policies=Policies(**document.get("policies", {})),
-            spokes=spokes,
-        )
-    except (KeyError, TypeError, ValidationError) as exc:
-        raise ConfigInvalid(
-            f"{file} is incomplete or wrong: {exc}; compare it with the file "
-            "`spokesync init` writes"
-        ) from None
+        document = Document.model_validate(read_document(file))
+    except ValidationError as exc:
+        raise ConfigInvalid(f"{file}: {problems(exc, Document)}") from None
+    base = file.parent
+    entries = [v if isinstance(v, str) else v.model_dump() for v in document.nearline.volumes]
+    volumes = named_volumes(file, entries)
+    return Config(
+        file=file,
+        catalog=_resolve(base, document.catalog.path),
+        volumes=[_resolve(base, path) for path in volumes.values()],
+        volume_names=list(volumes),
+        reports=_resolve(base, document.reports.path),
+        work=_resolve(base, document.work.path),
+        schedule=document.schedule,
+        policies=document.policies,
+        spokes={name: _spoke(file, name, body) for name, body in document.spokes.items()},
+    )
 
 
 def named_volumes(file: Path, entries: list) -> dict[str, str]:
@@ -209,12 +240,13 @@ def named_volumes(file: Path, entries: list) -> dict[str, str]:
 
 def _spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
     body = {"source": "drop", **body}
-    if body["source"] == "drop":
-        body["drop"] = _resolve(file.parent, body.get("drop"))
+    if body["source"] == "drop" and isinstance(body.get("drop"), str):
+        body["drop"] = _resolve(file.parent, body["drop"])
     return _validated_spoke(file, spoke_id, body)
 
 
 def _validated_spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
+    check_spoke_id(file, spoke_id)
     secrets_here = sorted(SECRET_KEYS & set(body))
     if _has_userinfo(body.get("url")):  # http://user:password@host would be echoed everywhere
         secrets_here.append("a user name or password in the url")
@@ -227,7 +259,10 @@ def _validated_spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:
     try:
         return _SPOKE.validate_python(body)
     except ValidationError as exc:
-        raise ConfigInvalid(f"{file}, spokes.{spoke_id}: {_problems(exc)}") from None
+        model = SPOKE_MODELS.get(body.get("source"), DropSpoke)
+        raise ConfigInvalid(
+            f"{file}: {problems(exc, model, prefix=('spokes', spoke_id), tagged=True)}"
+        ) from None
 
 
 def _has_userinfo(url: object) -> bool:
@@ -268,10 +303,3 @@ def remove_spoke(file: Path, spoke_id: str) -> None:
     document = read_document(file)
     document.get("spokes", {}).pop(spoke_id, None)
     write_document(file, document)
-
-
-def _problems(exc: ValidationError) -> str:
-    """Pydantic's errors as one line: field, then what is wrong with it."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'][1:] or e['loc'])}: {e['msg']}" for e in exc.errors()
-    )

@@ -9,9 +9,14 @@ from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.futures import wait as wait_for
 
+from catalog import open_catalog
+from catalog.errors import CatalogLocked
+from catalog.faults import begin_commit, end_commit
+from catalog.runs import recorded_run_ids
 from flows.config import Config, load_config
 from tasks.archive import ArchiveBatch, archive_batch_task, discard_all
 from tasks.commit import commit_run_task
+from tasks.orphans import sweep_orphans
 from tasks.reconcile import plan_run_task, pull_manifest_task
 from tasks.reports import publish_artifacts, write_reports_task
 from tasks.run_state import RunState, new_run, summary
@@ -37,6 +42,8 @@ def reconcile_spoke(
 ) -> dict:
     """Reconcile one spoke's drop against the catalog, archiving what is new."""
     config = load_config(Path(config_file) if config_file else None)
+    if not dry_run:
+        sweep_at_start(config)
     state = new_run(config, spoke, Path(drop) if drop else None)
     state = pull_manifest_task(config, state, wait)
     state = plan_run_task(config, state, wait, allow_mass_delete)
@@ -44,6 +51,16 @@ def reconcile_spoke(
     if dry_run:
         return summary(state, status="dry_run")
     return commit_and_report(config, state, submit_batches(config, state), wait)
+
+
+def sweep_at_start(config: Config) -> None:
+    """Handle what stopped runs left in nearline now, not only at this run's commit (which a
+    failing pull never reaches); a busy catalog's writer sweeps at its own commit."""
+    try:
+        with open_catalog(config.catalog, wait=False) as con:
+            sweep_orphans(config.work, config.volumes, recorded_run_ids(con), current="")
+    except CatalogLocked:
+        get_run_logger().info("catalog busy: its writer sweeps orphan files at its commit")
 
 
 def log_plan(state: RunState) -> None:
@@ -93,7 +110,11 @@ def commit_and_report(
     config: Config, state: RunState, futures: list[PrefectFuture], wait: bool
 ) -> dict:
     """Commit the run once its batches are staged, then write and publish its reports."""
-    result = commit_run_task(config, state, archived(futures), wait)
+    begin_commit(state.run_id)  # what a Ctrl-C says depends on whether this commit went through
+    try:
+        result = commit_run_task(config, state, archived(futures), wait)
+    finally:
+        end_commit()
     get_run_logger().info(
         "run %s committed: %d instances, %d TARs, %d bytes, %d cc records%s",
         state.run_id,
@@ -118,6 +139,7 @@ def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict
     plans every spoke once; a commit that finds the catalog moved re-plans under the lock.
     """
     config = load_config(Path(config_file) if config_file else None)
+    sweep_at_start(config)
     results: dict[str, dict] = {}
     pulls = {
         spoke: _guarded(results, spoke, partial(_start_pull, config, spoke, wait))

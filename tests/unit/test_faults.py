@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -45,3 +46,41 @@ def test_the_process_dies_by_sigkill_at_the_asked_occurrence_and_marks_it(tmp_pa
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     assert mark.read_text() == "object-read,3\n"
+
+
+def test_a_pause_point_says_it_is_ready_and_holds_the_process_there_until_it_is_signalled(
+    tmp_path,
+):
+    from catalog.faults import PAUSE_ENV, READY_ENV
+
+    ready, after = tmp_path / "ready", tmp_path / "after"
+    pid = os.fork()
+    if pid == 0:  # the child passes the first staged object, pauses at the second
+        os.environ.update({PAUSE_ENV: "object-staged,2", READY_ENV: str(ready)})
+        kill_point("object-staged")
+        kill_point("object-staged")
+        after.touch()
+        os._exit(0)
+    for _ in range(200):
+        if ready.exists():
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)  # a child that did not pause would have passed on by now
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+
+    assert ready.read_text() == "object-staged\n"
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+    assert not after.exists()
+
+
+def test_a_commit_counts_as_done_only_once_its_committed_point_is_passed():
+    from catalog.faults import begin_commit, end_commit, progress
+
+    begin_commit("north-20261201T020000-abcdef")
+    kill_point("before-commit")
+    assert progress.commit_sent and progress.committed[-1:] != ["north-20261201T020000-abcdef"]
+    kill_point("committed")
+    assert progress.committed[-1] == "north-20261201T020000-abcdef"
+    assert progress.committing is None and not progress.commit_sent
+    end_commit()
