@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.charset import python_encoding
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -70,6 +71,13 @@ def read_identity(path: Path) -> dict[str, str | None]:
     except Exception:  # a file too broken for even this: its path and reason still go out
         return {}
     return {column: text_value(_get(ds, keyword)) for column, keyword in keywords.items()}
+
+
+def unknown_character_sets(ds: Dataset) -> list[str]:
+    """The Specific Character Set terms pydicom does not know (it then reads the text with its
+    default): such objects are archived as sent and reported, never refused (DESIGN §2)."""
+    terms = text_value(_get(ds, "SpecificCharacterSet")) or ""
+    return [t for t in (term.strip() for term in terms.split("\\")) if t not in python_encoding]
 
 
 def identity_disagreements(ds: Dataset, row: dict[str, Any]) -> list[str]:

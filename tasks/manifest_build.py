@@ -9,8 +9,6 @@ is written under a temporary name beside `out` and renamed into place only when 
 
 from __future__ import annotations
 
-import csv
-import io
 import multiprocessing
 import os
 import re
@@ -22,11 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from catalog.errors import ObjectRefused
-from tasks.dicom_headers import manifest_row, read_identity
+from tasks.build_reports import write_quality, write_rejected
+from tasks.dicom_headers import manifest_row, read_identity, unknown_character_sets
 from tasks.drop_write import (
     manifest_table,
     object_uri,
@@ -35,10 +31,8 @@ from tasks.drop_write import (
     shown,
     utc_stamp,
     write_manifest,
-    write_text,
 )
 from tasks.fingerprints import read_with_fingerprint
-from tasks.manifest_quality import REJECTED_SCHEMA
 from tasks.manifest_rules import MAX_UID_LENGTH, UID_PATTERN, value_problem
 from tasks.manifest_schema import UID_COLUMNS
 
@@ -90,6 +84,7 @@ class Scanned:
     row: dict[str, Any] | None
     reason: str | None
     identity: dict[str, str | None] = field(default_factory=dict)
+    charsets: tuple[str, ...] = ()  # Specific Character Set terms the hub does not know
 
 
 def build_drop(
@@ -118,6 +113,7 @@ def build_drop(
         linked = place_objects(kept, dicom_dir, partial, link=link)
         write_manifest([item.row for item in kept], partial, spoke)
         write_rejected(rejected, partial)
+        write_quality(kept, partial)
         replace_drop(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -194,7 +190,7 @@ def scan_file(dicom_dir: Path, relative: str) -> Scanned:
         return Scanned(relative, None, f"cannot be read ({exc.strerror or exc})")
     uri = object_uri(relative)
     row = manifest_row(ds, object_uri=uri, object_size=size, fingerprint=fingerprint)
-    return Scanned(relative, row, None)
+    return Scanned(relative, row, None, charsets=tuple(unknown_character_sets(ds)))
 
 
 def select_rows(scanned: Iterable[Scanned]) -> tuple[list[Scanned], list[Scanned]]:
@@ -264,29 +260,6 @@ def place_objects(kept: Iterable[Scanned], dicom_dir: Path, out: Path, *, link: 
         target = out / (item.row or {})["object_uri"]
         linked += place_object(dicom_dir / item.relative, target, link=link)
     return linked
-
-
-def write_rejected(rejected: list[Scanned], out: Path) -> Path:
-    """Write rejected.parquet (REJECTED_SCHEMA: path, reason and the identity read) and
-    rejected.csv (path, reason) into `out`, even when nothing was rejected."""
-    rows = [
-        {
-            "path": shown(item.relative),
-            "reason": item.reason,
-            **{name: item.identity.get(name) for name in REJECTED_SCHEMA.names[2:]},
-        }
-        for item in rejected
-    ]
-    partial = Path(out) / f".rejected.parquet.{os.getpid()}.part"
-    pq.write_table(pa.Table.from_pylist(rows, schema=REJECTED_SCHEMA), partial)
-    os.replace(partial, Path(out) / "rejected.parquet")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "reason"])
-    writer.writerows([row["path"], row["reason"]] for row in rows)
-    target = Path(out) / "rejected.csv"
-    write_text(target, buffer.getvalue())
-    return target
 
 
 def _tick(item: Scanned, progress: Progress | None) -> Scanned:

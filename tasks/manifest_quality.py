@@ -89,6 +89,7 @@ REJECTED_SCHEMA = pa.schema(
         ("patient_id", pa.string()),
     ]
 )
+DROP_QUALITY_FILE = "quality.parquet"  # a drop's own findings (FINDINGS_SCHEMA), from its builder
 INCOMPLETE_STUDY = "an object of this study could not be read: nothing in it is deleted tonight"
 INCOMPLETE_DROP = (
     "an object that could not be read names no study: nothing in this drop is deleted tonight"

@@ -29,7 +29,12 @@ import pyarrow.parquet as pq
 from catalog import queries
 from catalog.errors import ManifestInvalid
 from tasks import manifest_rules
-from tasks.manifest_quality import FINDINGS_SCHEMA, rejected_findings, row_findings
+from tasks.manifest_quality import (
+    DROP_QUALITY_FILE,
+    FINDINGS_SCHEMA,
+    rejected_findings,
+    row_findings,
+)
 from tasks.manifest_schema import MANIFEST_SCHEMA
 from tasks.manifests import (
     check_object_uris,
@@ -67,6 +72,7 @@ def stage_manifest_file(drop: Path, staged: Path) -> int:
             findings.append(row_findings(table, file.name))
             rows = _write(table, staged)
         findings.append(rejected_findings(rejected.table, REJECTED_FILE))
+        findings.append(_drop_findings(drop / DROP_QUALITY_FILE))
         pq.write_table(pa.concat_tables([FINDINGS_SCHEMA.empty_table(), *findings]), written[1])
         pq.write_table(rejected.table, written[2])
     except BaseException:
@@ -76,6 +82,23 @@ def stage_manifest_file(drop: Path, staged: Path) -> int:
     finally:
         pa.default_memory_pool().release_unused()  # the plan's DuckDB buffer needs it next
     return rows
+
+
+def _drop_findings(file: Path) -> pa.Table:
+    """The findings the drop's builder wrote (quality.parquet), in FINDINGS_SCHEMA; none if
+    the drop has no such file."""
+    if not file.exists():
+        return FINDINGS_SCHEMA.empty_table()
+    try:
+        table = pq.read_table(file)
+        columns = [
+            table.column(f.name).cast(f.type) if f.name in table.column_names else None
+            for f in FINDINGS_SCHEMA
+        ]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise unreadable(file, exc) from None
+    columns = [c if c is not None else pa.nulls(len(table)) for c in columns]
+    return pa.Table.from_arrays(columns, schema=FINDINGS_SCHEMA)
 
 
 def _stage_parquet(file: Path, staged: Path, findings: list[pa.Table]) -> int:

@@ -155,3 +155,23 @@ def test_a_build_that_fails_leaves_the_previous_drop_and_no_half_written_one(tmp
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     assert after == sorted([*before, Path("export/IM0002.dcm")])
     assert len(read_drop(tmp_path / "drop", "north").manifest) == 2
+
+
+def test_an_object_in_a_character_set_the_hub_does_not_know_is_archived_and_reported(tmp_path):
+    [path] = write_export(tmp_path / "export", count=1, SpecificCharacterSet="ISO_IR 100")
+    data = path.read_bytes().replace(b"ISO_IR 100", b"ISO_IR 999", 1)  # same length
+    path.write_bytes(data)
+    assert "1 instances in manifest, 0 file(s) rejected" in build(
+        tmp_path / "export", tmp_path / "drop"
+    )
+    config = hub_for(tmp_path, tmp_path / "drop")
+
+    outcome = run_spoke(config, "north")
+    write_reports(config, outcome["run_id"])
+
+    assert outcome["status"] == "committed" and outcome["new_instances"] == 1
+    found = query(open_reports(config.reports), "data_quality").to_pylist()
+    assert [(f["kind"], f["path"], f["sop_instance_uid"], f["column"]) for f in found] == [
+        ("unknown_character_set", "IM0000.dcm", uid("real-world", 0), "SpecificCharacterSet")
+    ]
+    assert "'ISO_IR 999'" in found[0]["problem"]
