@@ -37,7 +37,7 @@ def prepare(work: Path, objects: int, matrix: int) -> Path:
     if (drop / "manifest.parquet").exists():
         return drop
     from bench.objects import write_ct_study
-    from tasks.manifest_build import build_drop
+    from tasks.manifest.build import build_drop
 
     sources = work / f"sources-{objects}x{matrix}"
     shutil.rmtree(sources, ignore_errors=True)
@@ -79,8 +79,8 @@ def baseline(config_file: Path, drop: Path) -> dict:
 def spokesync(config_file: Path, drop: Path) -> dict:
     """Plan untimed, then time staging every batch's TARs and committing the run."""
     from flows.config import load_config
-    from tasks.archive import stage_batch
-    from tasks.reconcile import commit_run, new_run, plan_run, stage_manifest
+    from tasks.nearline.archive import stage_batch
+    from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 
     config = load_config(config_file)
     state = plan_run(config, stage_manifest(new_run(config, SPOKE, drop)))

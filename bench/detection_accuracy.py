@@ -4,10 +4,10 @@
 
 As tests/integration/test_detection_properties.py does: the sample spoke `north` (real DICOM
 objects) is archived once; then, per example, 1 to 5 random operations of any kind and either
-UID convention (tasks.simulator.random_operations) make a new drop with its ground truth, a
+UID convention (simulator.random_operations) make a new drop with its ground truth, a
 copy of the archived hub reconciles it, and the cc records the run wrote are compared with the
 ground truth as multisets of (kind, status, sources, targets, attributes). --ambiguous more
-examples run the two-drop ambiguous pairing (tasks.simulator.make_ambiguous).
+examples run the two-drop ambiguous pairing (simulator.make_ambiguous).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import shutil
 import time
 from pathlib import Path
 
+import simulator as sim
 from bench.scoring import expected_keys, found_keys, summary, table, tally
 from flows.config import Config, add_spoke, init_config, load_config
-from tasks import simulator as sim
-from tasks.manifest_build import build_drop
-from tasks.reconcile import run_spoke
-from tasks.samples import write_sample_spoke
+from simulator.samples import write_sample_spoke
+from tasks.manifest.build import build_drop
+from tasks.reconcile.run import run_spoke
 
 SPOKE = "north"
 

@@ -6,7 +6,7 @@ Writes `--files` CT images once (pydicom's CT_small, 39 kB each, in studies of 5
 own UIDs and pixel bytes), then per repetition, each in its own process and interleaved:
 
 - `bare`: a bare pydicom header-read loop, `dcmread(path, stop_before_pixels=True)` per file;
-- `spokesync`: `tasks.manifest_build.build_drop` as `spokesync manifest build` runs it (header,
+- `spokesync`: `tasks.manifest.build.build_drop` as `spokesync manifest build` runs it (header,
   fingerprint of the stored pixel bytes, rejected.csv, objects hard-linked, manifest.parquet);
 - `dicomindex`: `dicomindex index_full INDEX FOLDER`, the PyPI tool that indexes DICOM folders
   into SQLite (patients, studies, series, instances), as its command line runs it.
@@ -61,7 +61,7 @@ def bare(folder: Path, out: Path) -> dict:
 
 
 def spokesync(folder: Path, out: Path) -> dict:
-    from tasks.manifest_build import build_drop
+    from tasks.manifest.build import build_drop
 
     start = time.perf_counter()
     result = build_drop(folder, "bench", out)

@@ -1,7 +1,7 @@
 """A night's changes at a spoke, applied to the rows of a few studies, with the ground truth.
 
 The synthetic drop keeps almost every study as the catalog holds it; the studies chosen for a
-change are edited here as plain rows, the way tasks/simulator.py edits a drop (same UID rules
+change are edited here as plain rows, the way simulator/__init__.py edits a drop (same UID rules
 per convention, docs/simulator.md), and each edit says which cc record a detector must report.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.objects import write_object
-from tasks.manifest_schema import PATIENT_COLUMNS, STUDY_COLUMNS
-from tasks.simulator_ops import REJECTION_REASONS
-from tasks.simulator_state import mint_uid
-from tasks.simulator_truth import APPLIED, PENDING, ExpectedRecord
+from simulator.ops import REJECTION_REASONS
+from simulator.state import mint_uid
+from simulator.truth import APPLIED, PENDING, ExpectedRecord
+from tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
 
 Row = dict[str, Any]
 STUDY_VALUES = ("study_instance_uid", *PATIENT_COLUMNS, *STUDY_COLUMNS)

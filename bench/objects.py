@@ -16,9 +16,9 @@ import numpy as np
 from pydicom import examples
 from pydicom.dataset import Dataset
 
-from tasks.dicom_headers import TEXT_COLUMNS
-from tasks.fingerprints import fingerprint_file
-from tasks.samples import derived_uid
+from simulator.samples import derived_uid
+from tasks.manifest.dicom_headers import TEXT_COLUMNS
+from tasks.manifest.fingerprints import fingerprint_file
 
 # manifest columns written into the object (their keywords come from the manifest builder's map)
 IDENTITY = {

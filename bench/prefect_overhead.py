@@ -6,7 +6,8 @@ Per repetition, each in its own process on a fresh copy of the synthetic catalog
 (bench/synthetic.py), interleaved:
 
 - `bare`: what the nightly-reconcile flow does for the one spoke, called as plain functions:
-  tasks.reconcile.run_spoke (stage, plan, archive, commit) and tasks.reports.write_reports;
+  tasks.reconcile.run.run_spoke (stage, plan, archive, commit) and
+  tasks.reports.tables.write_reports;
 - `prefect`: the `nightly-reconcile` flow itself (flows/reconcile.py), its subflow and tasks
   (pull-manifest, plan-run, archive-batch, commit-run, write-reports) and artifacts, against a
   Prefect server that is already up (prefect_test_harness, started before the clock, as a
@@ -38,8 +39,8 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 def bare(config_file: Path) -> dict:
     from flows.config import load_config
-    from tasks.reconcile import run_spoke
-    from tasks.reports import write_reports
+    from tasks.reconcile.run import run_spoke
+    from tasks.reports.tables import write_reports
 
     config = load_config(config_file)
     start = time.perf_counter()

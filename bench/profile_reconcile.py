@@ -169,10 +169,10 @@ def totals_table(blocks: list[dict], top: int) -> str:
 @contextmanager
 def profiled(profiler: Profiler):
     """Route catalog.queries through the profiler, and time opening and closing the catalog."""
-    import tasks.commit
-    import tasks.run_plan
+    import tasks.reconcile.commit
+    import tasks.reconcile.planning
 
-    modules = (tasks.run_plan, tasks.commit)  # the steps that open the catalog
+    modules = (tasks.reconcile.planning, tasks.reconcile.commit)  # the steps that open the catalog
     saved = queries.run, queries.run_script, [m.open_catalog for m in modules]
     queries.run, queries.run_script = profiler.run, profiler.run_script
     for module in modules:
@@ -188,8 +188,8 @@ def profiled(profiler: Profiler):
 def profile_steps(config_file: Path, drop: Path, profiler: Profiler) -> dict[str, float]:
     """Run stage, plan, archive and commit with profiling; return each step's seconds."""
     from flows.config import load_config
-    from tasks.archive import stage_batch
-    from tasks.reconcile import commit_run, new_run, plan_run, stage_manifest
+    from tasks.nearline.archive import stage_batch
+    from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 
     config, steps = load_config(config_file), {}
     with profiled(profiler):

@@ -43,7 +43,7 @@ def synthetic_objects(count: int) -> list[bytes]:
     """`count` 32x32 CT images, distinct UIDs and pixels, as Part 10 bytes."""
     import io
 
-    from tasks.samples import derived_uid
+    from simulator.samples import derived_uid
 
     base = copy.deepcopy(examples.ct)
     base.Rows = base.Columns = 32
@@ -149,7 +149,7 @@ def repeat(mode: str, hub: Path, protocol: str, work: Path, runs: int) -> dict:
 
 
 def bench_size(count: int, runs: int, work: Path) -> dict:
-    from tasks.reconcile import run_spoke
+    from tasks.reconcile.run import run_spoke
     from tests.orthanc_support import PASSWORD, USER, Orthanc
     from tests.pacs_support import pacs_hub
 

@@ -25,8 +25,8 @@ def archived_hub(work: Path, objects: int, matrix: int) -> Path:
     """A hub that archived one study of `objects` CT images once."""
     from bench.objects import write_ct_study
     from flows.config import add_spoke, init_config, load_config
-    from tasks.manifest_build import build_drop
-    from tasks.reconcile import run_spoke
+    from tasks.manifest.build import build_drop
+    from tasks.reconcile.run import run_spoke
 
     shutil.rmtree(work, ignore_errors=True)
     write_ct_study(work / "sources", 0, objects, matrix=matrix)
@@ -40,7 +40,7 @@ def archived_hub(work: Path, objects: int, matrix: int) -> Path:
 def time_rebuild(file: Path, headers: bool) -> float:
     """Seconds to rebuild the catalog of `file` from its nearline."""
     from flows.config import load_config
-    from tasks import rebuild
+    from tasks.nearline import rebuild
 
     config = load_config(file)
     os.remove(config.catalog)

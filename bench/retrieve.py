@@ -47,10 +47,10 @@ def prepare(work: Path, instances: int) -> dict:
     done = work / "prepared.json"
     if done.exists():
         return json.loads(done.read_text())
+    import simulator as sim
     from flows.config import add_spoke, init_config, load_config
-    from tasks import simulator as sim
-    from tasks.manifest_build import build_drop
-    from tasks.reconcile import run_spoke
+    from tasks.manifest.build import build_drop
+    from tasks.reconcile.run import run_spoke
 
     shutil.rmtree(work, ignore_errors=True)
     write_ct_study(work / "sources", 0, instances)
@@ -78,7 +78,7 @@ def peak_rss() -> int:
 def child(mode: str, prepared: dict, out: Path, node: str | None, study: str) -> dict:
     """One timed repetition in this process; returns seconds, instances, bytes, peak RSS."""
     from flows.config import load_config
-    from tasks.retrieve import retrieve_study
+    from tasks.retrieve.study import retrieve_study
 
     config = load_config(Path(prepared["config"]))
     import pandas  # noqa: F401  DuckDB imports it on first use; a worker has it loaded already
@@ -105,7 +105,7 @@ def send_files(files: list[Path], node: str) -> int:
     """The same files C-STOREd as they are over spokesync's association (no catalog, no edits)."""
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
-    from tasks.dimse_send import parse_node, presentation_contexts, store_association
+    from tasks.retrieve.dimse_send import parse_node, presentation_contexts, store_association
 
     contexts = presentation_contexts([(CTImageStorage, ExplicitVRLittleEndian)])
     with store_association(parse_node(node), contexts) as send:

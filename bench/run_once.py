@@ -3,7 +3,7 @@
     python -m bench.run_once reconcile CONFIG DROP
     python -m bench.run_once baseline CATALOG MANIFEST
 
-`reconcile` calls the steps of tasks/reconcile.py's run_spoke one by one (stage, plan, archive,
+`reconcile` calls the steps of tasks/reconcile/run.py's run_spoke one by one (stage, plan, archive,
 commit) and scores the records the run wrote against the drop's ground_truth.json; `baseline`
 is the bare DuckDB full outer join of the manifest and the catalog's instances on SOP UID.
 """
@@ -69,7 +69,7 @@ def reconcile(config_file: Path, drop: Path) -> dict:
     """Time each step of one run of spoke `north`, then score its records."""
     from bench.scoring import expected_keys, found_keys, tally
     from flows.config import load_config
-    from tasks.simulator_truth import GroundTruth
+    from simulator.truth import GroundTruth
 
     config = load_config(config_file)
     imported = current_rss()
@@ -91,8 +91,8 @@ def reconcile(config_file: Path, drop: Path) -> dict:
 
 def timed_steps(config, drop: Path) -> tuple[dict, list[float], list[int]]:
     """run_spoke's steps one by one: the run's summary, clock marks and peak RSS after each."""
-    from tasks.archive import stage_batch
-    from tasks.reconcile import commit_run, new_run, plan_run, stage_manifest
+    from tasks.nearline.archive import stage_batch
+    from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 
     marks, peaks = [time.perf_counter()], []
 

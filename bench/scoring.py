@@ -12,7 +12,7 @@ from pathlib import Path
 
 from catalog import open_catalog
 from catalog.changes import list_changes
-from tasks.simulator_truth import GroundTruth
+from simulator.truth import GroundTruth
 
 Key = tuple
 

@@ -27,8 +27,8 @@ from bench import night as ops
 from bench.shape import choose_drop, parse_count, plan_studies, schedule
 from bench.sqlblocks import run
 from catalog import open_catalog, transaction
-from tasks.manifest_schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
-from tasks.simulator_truth import GroundTruth
+from simulator.truth import GroundTruth
+from tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 
 SQL = "synthetic.sql"
 SPOKE = "north"

@@ -122,7 +122,7 @@ def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
 def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
     """Re-hash nearline against the catalog: missing, corrupt and orphan TARs (exit 1 if any;
     files the hub moved aside are listed, not counted)."""
-    from tasks.verify import verify_nearline
+    from tasks.nearline.verify import verify_nearline
 
     try:
         findings, checked = verify_nearline(cfg.load_config(config), wait=wait)
@@ -235,7 +235,7 @@ def changes_export_iocm(
     """One IHE IOCM rejection note (KOS) per study with deletions, as the spoke knew it."""
     from catalog import open_catalog
     from catalog.iocm import deleted_instances
-    from tasks.iocm import export_notes
+    from tasks.reports.iocm import export_notes
 
     try:
         moment = views.parse_since(since)

@@ -18,7 +18,7 @@ def mark_new_hub(file: Path) -> str:
     """Create the catalog and write the volumes' markers (a hub that already has them is only
     checked); returns the hub id."""
     from catalog import open_catalog
-    from tasks.hub_check import ensure_nearline
+    from tasks.nearline.hub_check import ensure_nearline
 
     config = cfg.load_config(file)
     with open_catalog(config.catalog) as con:
@@ -33,7 +33,7 @@ def register(app: typer.Typer, console: Console, fail) -> None:
     @catalog_app.command("rebuild")
     def rebuild(config: ConfigOpt = None) -> None:
         """Index every nearline TAR into a new catalog (an existing one is moved aside)."""
-        from tasks.rebuild import rebuild_catalog
+        from tasks.nearline.rebuild import rebuild_catalog
 
         try:
             loaded = cfg.load_config(config)

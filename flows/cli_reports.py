@@ -146,7 +146,7 @@ def html_command(
     config: ConfigOpt = None,
 ) -> None:
     """One self-contained HTML file with charts and tables (works offline)."""
-    from tasks.report_html import write_html
+    from tasks.reports.html import write_html
 
     try:
         written = write_html(cfg.load_config(config).reports, out)
@@ -161,7 +161,7 @@ def refresh_command(
 ) -> None:
     """Report committed runs that have none (takes the catalog's lock), rebuild reports.duckdb."""
     from catalog.report_views import has_reports, rebuild_views_file
-    from tasks.reports import write_reports
+    from tasks.reports.tables import write_reports
 
     try:
         loaded = cfg.load_config(config)

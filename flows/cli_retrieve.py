@@ -39,7 +39,7 @@ def retrieve(
 
     Exits 1 when some objects could not be delivered (they are named), 2 on any other error.
     """
-    from tasks.retrieve import retrieve_study
+    from tasks.retrieve.study import retrieve_study
 
     if (out is None) == (to is None):
         _fail("give exactly one destination: --out DIR or --to AET@HOST:PORT")

@@ -102,7 +102,7 @@ def register(spoke_app: typer.Typer, manifest_app: typer.Typer, console: Console
 
 def spoke_body(drop: Path | None, dicomweb: str | None, dimse: str | None) -> dict:
     """The source part of a spoke's configuration; exactly one kind of source is given."""
-    from tasks.dimse_send import parse_node
+    from tasks.retrieve.dimse_send import parse_node
 
     given = [name for name, value in (("--drop", drop), ("--dicomweb", dicomweb),
                                       ("--dimse", dimse)) if value]  # fmt: skip

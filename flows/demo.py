@@ -13,7 +13,7 @@ from rich.console import Console
 
 from catalog import open_catalog
 from catalog.changes import list_changes
-from catalog.storage import spoke_summary
+from catalog.nearline import spoke_summary
 from flows import config as cfg
 from flows import views
 from flows.demo_changes import first_act_drop, north_copies, second_act_drop
@@ -24,8 +24,8 @@ DEMO_DELETE_FRACTION = 0.5
 
 def prepare_spokes(console: Console, data_dir: Path) -> Path:
     """Build each sample spoke's objects and drop if absent, and register it; return the config."""
-    from tasks.manifest_build import build_drop
-    from tasks.samples import SAMPLE_SPOKES, write_sample_spoke
+    from simulator.samples import SAMPLE_SPOKES, write_sample_spoke
+    from tasks.manifest.build import build_drop
 
     file = cfg.init_config(data_dir)
     document = cfg.read_document(file)

@@ -23,7 +23,7 @@ USER_ENV, PASSWORD_ENV = "ORTHANC_USER", "ORTHANC_PASSWORD"
 
 def attach_pacs(console: Console, data_dir: Path, file: Path, url: str) -> None:
     """Store east's sample objects into the PACS once, and register east as a DICOMweb spoke."""
-    from tasks.samples import PACS_SAMPLE, write_sample_spoke
+    from simulator.samples import PACS_SAMPLE, write_sample_spoke
     from tasks.spokes.hub import open_source
 
     body = {"source": "dicomweb", "url": url.rstrip("/")}

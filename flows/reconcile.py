@@ -14,12 +14,12 @@ from catalog.errors import CatalogLocked
 from catalog.faults import begin_commit, end_commit
 from catalog.runs import recorded_run_ids
 from flows.config import Config, load_config
-from tasks.archive import ArchiveBatch, archive_batch_task, discard_all
-from tasks.commit import commit_run_task
-from tasks.orphans import sweep_orphans
-from tasks.reconcile import plan_run_task, pull_manifest_task
-from tasks.reports import publish_artifacts, write_reports_task
-from tasks.run_state import RunState, new_run, summary
+from tasks.nearline.archive import ArchiveBatch, archive_batch_task, discard_all
+from tasks.nearline.orphans import sweep_orphans
+from tasks.reconcile.commit import commit_run_task
+from tasks.reconcile.run import plan_run_task, pull_manifest_task
+from tasks.reconcile.state import RunState, new_run, summary
+from tasks.reports.tables import publish_artifacts, write_reports_task
 
 
 class SpokesFailed(RuntimeError):

@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger
 
 from catalog.errors import SpokesyncError
 from flows.config import load_config
-from tasks.retrieve import retrieve_study_task
+from tasks.retrieve.study import retrieve_study_task
 
 
 class RetrieveIncomplete(SpokesyncError):

@@ -43,7 +43,7 @@ def print_pull(console: Console, spoke, result) -> None:
 
 def build_with_progress(console: Console, dicom_dir: Path, spoke: str, out: Path):
     """Run the manifest build with a progress bar over the files it reads."""
-    from tasks.manifest_build import build_drop
+    from tasks.manifest.build import build_drop
 
     total = sum(1 for p in Path(dicom_dir).rglob("*") if p.is_file())
     columns = (

@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import ExplicitVRLittleEndian
 
-from tasks.manifest_schema import MANIFEST_SCHEMA
+from tasks.manifest.schema import MANIFEST_SCHEMA
 from tests.bad_corpus_cases import CASES, SERIES, SOPS, STUDY, Case
 
 CORPUS = Path(__file__).parent / "data" / "bad"

@@ -14,7 +14,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 @pytest.fixture(scope="session")
 def sample_sources(tmp_path_factory) -> dict[str, Path]:
     """The sample spokes' DICOM folders (real objects), written once per test session."""
-    from tasks.samples import SAMPLE_SPOKES, write_sample_spoke
+    from simulator.samples import SAMPLE_SPOKES, write_sample_spoke
 
     root = tmp_path_factory.mktemp("sources")
     return {spoke: _written(spoke, root / spoke, write_sample_spoke) for spoke in SAMPLE_SPOKES}
@@ -28,7 +28,7 @@ def _written(spoke: str, folder: Path, writer) -> Path:
 @pytest.fixture(scope="session")
 def sample_drops(tmp_path_factory, sample_sources) -> dict[str, Path]:
     """A drop per sample spoke, built with the manifest builder; tests copy before changing one."""
-    from tasks.manifest_build import build_drop
+    from tasks.manifest.build import build_drop
 
     root = tmp_path_factory.mktemp("drops")
     drops = {}
@@ -60,7 +60,7 @@ def archived(tmp_path_factory, sample_drops) -> Path:
     names volumes, so each copy reads and writes its own.
     """
     from flows.config import add_spoke, init_config, load_config
-    from tasks.reconcile import run_spoke
+    from tasks.reconcile.run import run_spoke
 
     root = tmp_path_factory.mktemp("archived")
     file = init_config(root / "hub")
@@ -107,7 +107,7 @@ def orthanc_north(orthanc, sample_sources):
 @pytest.fixture(scope="session")
 def pacs_templates(tmp_path_factory, orthanc, sample_sources) -> dict[str, Path]:
     """Per protocol, a hub that archived north from Orthanc once; tests copy it."""
-    from tasks.reconcile import run_spoke
+    from tasks.reconcile.run import run_spoke
     from tests.pacs_support import PROTOCOLS, pacs_files, pacs_hub
 
     orthanc.reset()

@@ -120,7 +120,7 @@ def _key(kind, status, sources, targets, attributes) -> tuple:
 
 def split_delete_correct(table) -> list:
     """A split, a deleted series and a corrected study description on north's first studies."""
-    from tasks import simulator as sim
+    import simulator as sim
 
     studies = sim.study_uids(table)
     return [

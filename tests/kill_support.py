@@ -21,8 +21,8 @@ from pathlib import Path
 
 from catalog import open_catalog
 from catalog.faults import KILL_ENV, MARK_ENV
-from tasks.nearline import INDEX_NAME, read_member
-from tasks.nearline_verify import list_partials, list_tars, scan_tar
+from tasks.nearline.tars import INDEX_NAME, read_member
+from tasks.nearline.volume_check import list_partials, list_tars, scan_tar
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = re.compile(r"\b[a-z0-9_]+-\d{8}T\d{6}-[0-9a-f]{6}\b")
@@ -33,8 +33,8 @@ TIME_COLUMNS = {"started_at", "finished_at", "created_at", "decided_at", "detect
 def reconcile(config_file: str, spoke: str, result_file: str) -> None:
     """One run as the reconcile-spoke flow does it, without Prefect: run, then its reports."""
     from flows.config import load_config
-    from tasks.reconcile import run_spoke
-    from tasks.reports import write_reports
+    from tasks.reconcile.run import run_spoke
+    from tasks.reports.tables import write_reports
 
     config = load_config(Path(config_file))
     result = run_spoke(config, spoke, allow_mass_delete=True)
@@ -44,7 +44,7 @@ def reconcile(config_file: str, spoke: str, result_file: str) -> None:
 
 def retrieve(config_file: str, study_uid: str, out: str) -> None:
     from flows.config import load_config
-    from tasks.retrieve import retrieve_study
+    from tasks.retrieve.study import retrieve_study
 
     result = retrieve_study(load_config(Path(config_file)), study_uid, out=Path(out))
     if result.failed:
@@ -58,9 +58,9 @@ PRELOAD = (
     "pandas",
     "pyarrow.dataset",
     "pyarrow.pandas_compat",
-    "tasks.reconcile",
-    "tasks.reports",
-    "tasks.retrieve",
+    "tasks.reconcile.run",
+    "tasks.reports.tables",
+    "tasks.retrieve.study",
 )
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from catalog import open_catalog
 from flows.config import read_document, write_document
-from tasks.retrieve import retrieve_study
+from tasks.retrieve.study import retrieve_study
 
 ROOT = Path(__file__).resolve().parent.parent
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))

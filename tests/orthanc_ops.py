@@ -13,9 +13,9 @@ import numpy as np
 import pydicom
 from pydicom.uid import generate_uid
 
-from tasks.dicom_headers import TEXT_COLUMNS, manifest_row
-from tasks.manifest_schema import PATIENT_COLUMNS, STUDY_COLUMNS
-from tasks.simulator_objects import presentation_state, secondary_capture
+from simulator.objects import presentation_state, secondary_capture
+from tasks.manifest.dicom_headers import TEXT_COLUMNS, manifest_row
+from tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
 from tests.orthanc_support import Orthanc
 
 STUDY_KEYWORDS = [TEXT_COLUMNS[c] for c in PATIENT_COLUMNS + STUDY_COLUMNS]

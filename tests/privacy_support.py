@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tasks.samples import PATIENTS
+from simulator.samples import PATIENTS
 
 LOGGERS = ("", "spokesync", "prefect", "prefect.flow_runs", "prefect.task_runs")
 

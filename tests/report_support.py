@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+import simulator as sim
 from flows.config import add_spoke, init_config, load_config
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
-from tasks.reports import write_reports
+from tasks.reconcile.run import run_spoke
+from tasks.reports.tables import write_reports
 
 NORTH_CORRECTION = "CT CHEST (CORRECTED)"
 SOUTH_CORRECTION = "CT CHEST (SOUTH)"

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pydicom
 from pydicom.dataset import Dataset
 
+import simulator as sim
 from flows.config import add_spoke, load_config
-from tasks import simulator as sim
-from tasks.dicom_headers import manifest_row
-from tasks.reconcile import run_spoke
-from tasks.retrieve import retrieve_study
+from tasks.manifest.dicom_headers import manifest_row
+from tasks.reconcile.run import run_spoke
+from tasks.retrieve.study import retrieve_study
 from tests.detection_support import catalog_view, copy_hub
 
 _HISTORY = 0x04000561

@@ -2,15 +2,15 @@
 
 A nightly listing of a large spoke is millions of instances; building a pydicom Dataset for
 each costs several times the mapping itself, so the JSON is read directly, with the same value
-rules as tasks.dicom_headers (stripped text, backslash-joined values, int32 numbers).
+rules as tasks.manifest.dicom_headers (stripped text, backslash-joined values, int32 numbers).
 """
 
 from __future__ import annotations
 
 from pydicom.datadict import tag_for_keyword
 
-from tasks.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, int_value, text_value
-from tasks.manifest_schema import MANIFEST_SCHEMA
+from tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, int_value, text_value
+from tasks.manifest.schema import MANIFEST_SCHEMA
 from tasks.spokes.source import LISTED_COLUMNS, Listing
 
 _TAGS = {column: f"{tag_for_keyword(keyword):08X}"

@@ -26,7 +26,7 @@ from pynetdicom.sop_class import (
 )
 
 from catalog.errors import SpokeUnavailable
-from tasks.dimse_send import send_at_once, tune_for_throughput
+from tasks.retrieve.dimse_send import send_at_once, tune_for_throughput
 from tasks.spokes.dimse_store import ReceivedObjects, storage_contexts
 from tasks.spokes.source import (
     TRACKED_KEYWORDS,

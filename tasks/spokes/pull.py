@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog.errors import SpokeUnavailable
-from tasks.dicom_headers import manifest_row
-from tasks.fingerprints import read_with_fingerprint
-from tasks.manifest_schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+from tasks.manifest.dicom_headers import manifest_row
+from tasks.manifest.fingerprints import read_with_fingerprint
+from tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 from tasks.spokes.source import LISTED_COLUMNS, Listing, ObjectRef, SpokeSource, StudyRef
 
 Known = Callable[[list[str]], dict[str, dict]]  # SOP UIDs -> catalog fingerprint and values

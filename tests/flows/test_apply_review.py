@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import simulator as sim
 from catalog import open_catalog
 from catalog.review import open_reviews
 from flows.config import add_spoke, load_config
 from flows.review import apply_review
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
+from tasks.reconcile.run import run_spoke
 
 
 def test_apply_review_flow_rejects_then_refuses_a_second_decision(hub, tmp_path):

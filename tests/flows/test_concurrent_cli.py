@@ -22,7 +22,7 @@ from prefect.settings import PREFECT_API_URL
 from catalog import open_catalog
 from catalog.changes import list_changes
 from catalog.lock import lock_path
-from catalog.storage import spoke_summary
+from catalog.nearline import spoke_summary
 from flows.reconcile import reconcile_spoke
 
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))

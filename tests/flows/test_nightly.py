@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from catalog import open_catalog
-from catalog.storage import spoke_summary
+from catalog.nearline import spoke_summary
 from flows.config import add_spoke
 from flows.reconcile import SpokesFailed, nightly_reconcile, reconcile_spoke
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from flows.config import load_config
 from flows.demo import run_demo
-from tasks.report_html import write_html
+from tasks.reports.html import write_html
 from tests.privacy_support import captured_logs, demographics, leaks, server_texts
 
 

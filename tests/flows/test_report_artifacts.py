@@ -7,11 +7,11 @@ import json
 from prefect import flow
 from prefect.artifacts import Artifact
 
+import simulator as sim
 from flows.config import add_spoke, load_config
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
-from tasks.reports import artifact_key, publish_artifacts, write_reports_task
-from tasks.samples import PATIENTS
+from simulator.samples import PATIENTS
+from tasks.reconcile.run import run_spoke
+from tasks.reports.tables import artifact_key, publish_artifacts, write_reports_task
 
 RENAMED = "FAKE^RENAMED"
 

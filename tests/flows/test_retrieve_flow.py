@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import simulator as sim
 from flows.retrieve import RetrieveIncomplete, retrieve_study_flow
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
-from tasks.retrieve import plan_study
+from tasks.reconcile.run import run_spoke
+from tasks.retrieve.study import plan_study
 
 
 def test_retrieve_study_flow_writes_every_instance_to_the_folder(hub, tmp_path):

@@ -12,8 +12,8 @@ import pytest
 
 from catalog import errors
 from flows.config import add_spoke, init_config, load_config
-from tasks.nearline_verify import scan_tar
-from tasks.reconcile import run_spoke
+from tasks.nearline.volume_check import scan_tar
+from tasks.reconcile.run import run_spoke
 from tests.bad_inputs_support import CORPUS, Expect, case_names, load_expect, materialise
 from tests.detection_support import copy_hub, export, file_hashes, nearline_files
 

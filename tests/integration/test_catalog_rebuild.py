@@ -8,13 +8,13 @@ import os
 
 import pytest
 
+import simulator as sim
 from catalog import open_catalog
 from flows.config import load_config
-from tasks import simulator as sim
-from tasks.nearline import INDEX_NAME
-from tasks.nearline_verify import list_tars, read_headers
-from tasks.rebuild import read_tar, rebuild_catalog
-from tasks.reconcile import run_spoke
+from tasks.nearline.rebuild import read_tar, rebuild_catalog
+from tasks.nearline.tars import INDEX_NAME
+from tasks.nearline.volume_check import list_tars, read_headers
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import copy_hub, nearline_files, split_delete_correct
 from tests.nearline_safety_support import changed_studies, cli, retrieved, studies
 

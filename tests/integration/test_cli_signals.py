@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 from catalog import open_catalog
 from catalog.changes import list_changes
 from catalog.faults import PAUSE_ENV, READY_ENV
-from catalog.storage import spoke_summary
+from catalog.nearline import spoke_summary
 from flows.cli_signals import alive, descendants
-from tasks.nearline_verify import list_partials
+from tasks.nearline.volume_check import list_partials
 
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))
 STOP_WITHIN_SECONDS = 10

@@ -5,9 +5,9 @@ TARs it staged whose series are still new and discarding the rest (nothing fails
 from __future__ import annotations
 
 from catalog import open_catalog
-from catalog.storage import spoke_summary
-from tasks.archive import stage_batch
-from tasks.reconcile import commit_run, new_run, plan_run, run_spoke, stage_manifest
+from catalog.nearline import spoke_summary
+from tasks.nearline.archive import stage_batch
+from tasks.reconcile.run import commit_run, new_run, plan_run, run_spoke, stage_manifest
 from tests.detection_support import catalog_view
 
 

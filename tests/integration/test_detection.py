@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
+import simulator as sim
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import (
     catalog_view,
     copy_hub,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks import simulator as sim
-from tasks.manifest_build import write_manifest
-from tasks.reconcile import run_spoke
+import simulator as sim
+from tasks.manifest.build import write_manifest
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import (
     catalog_view,
     copy_hub,

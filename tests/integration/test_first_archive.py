@@ -14,9 +14,9 @@ from catalog import open_catalog
 from catalog.errors import ManifestInvalid, ObjectRefused
 from flows.cli import app
 from flows.config import add_spoke, load_config
-from tasks.nearline import read_member
-from tasks.nearline_verify import list_tars
-from tasks.reconcile import run_spoke
+from tasks.nearline.tars import read_member
+from tasks.nearline.volume_check import list_tars
+from tasks.reconcile.run import run_spoke
 
 
 def tables(config) -> dict[str, list]:

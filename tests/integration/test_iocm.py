@@ -9,10 +9,10 @@ import pydicom
 import pytest
 from typer.testing import CliRunner
 
+import simulator as sim
 from flows.cli import app
 from flows.config import add_spoke, init_config, load_config
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
+from tasks.reconcile.run import run_spoke
 
 needs_dciodvfy = pytest.mark.skipif(
     shutil.which("dciodvfy") is None, reason="dciodvfy (Debian dicom3tools) is not installed"

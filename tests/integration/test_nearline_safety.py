@@ -13,12 +13,12 @@ import shutil
 
 import pytest
 
+import simulator as sim
 from catalog import open_catalog
 from catalog.errors import NearlineUnsafe
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
-from tasks.verify import verify_nearline
-from tasks.volumes import MARKER
+from tasks.nearline.verify import verify_nearline
+from tasks.nearline.volumes import MARKER
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import copy_hub, nearline_files
 from tests.nearline_safety_support import cli, edit_config, retrieved, studies
 

@@ -9,7 +9,7 @@ import pytest
 
 from catalog.errors import SpokeUnavailable
 from flows.config import load_config, set_spoke
-from tasks.reconcile import run_spoke
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import export
 from tests.orthanc_support import Orthanc, Proxy, free_port
 from tests.pacs_support import pacs_files, pacs_hub, spoke_body

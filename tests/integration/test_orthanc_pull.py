@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.config import init_config, load_config
 from flows.demo_orthanc import attach_pacs
-from tasks.manifest_build import build_drop
-from tasks.manifests import read_drop
-from tasks.reconcile import run_spoke
+from tasks.manifest.build import build_drop
+from tasks.manifest.drop_read import read_drop
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import records_of_run
 from tests.orthanc_ops import delete_instance, store_new_study, studies_by_patient
 from tests.orthanc_support import HUB_AET, ORTHANC_AET, PASSWORD, USER

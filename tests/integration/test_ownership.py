@@ -7,12 +7,12 @@ import json
 import pyarrow.compute as pc
 import pytest
 
+import simulator as sim
 from catalog import open_catalog
 from catalog.changes import list_changes
 from flows.config import add_spoke, init_config, load_config, read_document, write_document
-from tasks import simulator as sim
-from tasks.manifest_build import write_manifest
-from tasks.reconcile import run_spoke
+from tasks.manifest.build import write_manifest
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view
 
 

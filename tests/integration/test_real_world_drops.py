@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from catalog.report_views import open_reports, query
 from flows.cli import app
 from flows.config import add_spoke, init_config, load_config
-from tasks import manifest_build
-from tasks.manifests import read_drop, read_rejected
-from tasks.reconcile import run_spoke
-from tasks.reports import run_summary, write_reports
+from tasks.manifest import build as manifest_build
+from tasks.manifest.drop_read import read_drop, read_rejected
+from tasks.reconcile.run import run_spoke
+from tasks.reports.tables import run_summary, write_reports
 from tests.support import uid
 
 STUDY, SERIES = uid("real-world", "study"), uid("real-world", "series")

@@ -14,8 +14,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.report_html import CHART_TITLES
-from tasks.samples import PATIENTS
+from simulator.samples import PATIENTS
+from tasks.reports.html import CHART_TITLES
 from tests.report_support import report_scenario  # noqa: F401  (session fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -20,8 +20,8 @@ from catalog.report_views import open_reports, query
 from catalog.reports import TABLES
 from flows.cli import app
 from flows.config import load_config
-from tasks.reconcile import run_spoke
-from tasks.reports import clean_temporaries, write_reports
+from tasks.reconcile.run import run_spoke
+from tasks.reports.tables import clean_temporaries, write_reports
 from tests.report_support import report_scenario  # noqa: F401  (session fixture)
 
 ROOT = Path(__file__).parents[2]
@@ -127,7 +127,8 @@ HOLD_MID_RUN = textwrap.dedent(
     """
     import sys, time
     from flows.config import load_config
-    from tasks import commit, reconcile
+    from tasks.reconcile import commit
+    from tasks.reconcile import run as reconcile
 
     real = commit.apply_plan
 
@@ -172,8 +173,8 @@ CRASH = textwrap.dedent(
     """
     import os, sys
     from flows.config import load_config
-    from tasks import reports
-    from tasks.reconcile import run_spoke
+    from tasks.reports import tables as reports
+    from tasks.reconcile.run import run_spoke
 
     config = load_config(sys.argv[1])
     run_id = run_spoke(config, "north")["run_id"]  # a third night: nothing changed

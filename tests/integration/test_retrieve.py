@@ -9,14 +9,14 @@ import pydicom
 import pytest
 from typer.testing import CliRunner
 
+import simulator as sim
 from catalog import open_catalog
 from catalog.review import approve, open_reviews
 from flows.cli import app
 from flows.config import add_spoke, init_config, load_config
-from tasks import simulator as sim
-from tasks.nearline import read_member
-from tasks.reconcile import run_spoke
-from tasks.retrieve import export_to_folder, plan_study, retrieve_study, tar_of
+from tasks.nearline.tars import read_member
+from tasks.reconcile.run import run_spoke
+from tasks.retrieve.study import export_to_folder, plan_study, retrieve_study, tar_of
 from tests.detection_support import copy_hub
 from tests.integration.test_detection import CONVENTIONS, OPERATIONS
 from tests.retrieve_support import (

@@ -15,8 +15,8 @@ import pytest
 from pydicom.dataset import Dataset
 from typer.testing import CliRunner
 
+import simulator as sim
 from flows.cli import app
-from tasks import simulator as sim
 from tests.detection_support import copy_hub
 from tests.retrieve_support import reconcile
 from tests.support import system_tool

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+import simulator as sim
 from catalog import open_catalog, review
 from catalog.changes import list_changes
 from flows.cli import app
 from flows.config import add_spoke, load_config
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view, copy_hub
 from tests.integration.test_detection import OPERATIONS
 

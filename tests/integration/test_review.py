@@ -7,12 +7,12 @@ import csv
 import pytest
 from typer.testing import CliRunner
 
+import simulator as sim
 from catalog import open_catalog
 from catalog.review import open_reviews, resolve_study
 from flows.cli import app
 from flows.config import add_spoke, init_config, load_config
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view, drop_view
 
 runner = CliRunner()

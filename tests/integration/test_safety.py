@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import simulator as sim
 from catalog.errors import MassDeletionBlocked
 from flows.config import add_spoke, load_config
-from tasks import simulator as sim
-from tasks.reconcile import run_spoke
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import (
     catalog_view,
     copy_hub,
@@ -67,7 +67,7 @@ def test_removing_a_tenth_of_the_instances_is_blocked_until_confirmed(
 
 
 def test_an_empty_manifest_deletes_nothing(archived, sample_drops, tmp_path):
-    from tasks.manifest_build import write_manifest
+    from tasks.manifest.build import write_manifest
 
     drop = tmp_path / "empty"
     write_manifest(sim.manifest_of(sample_drops["north"]).slice(0, 0), drop, "north")
@@ -78,7 +78,7 @@ def test_an_empty_manifest_deletes_nothing(archived, sample_drops, tmp_path):
 
 
 def test_a_study_missing_from_the_manifest_is_never_deleted(archived, sample_drops, tmp_path):
-    from tasks.manifest_build import write_manifest
+    from tasks.manifest.build import write_manifest
 
     table = sim.manifest_of(sample_drops["north"])
     kept = table.filter(

@@ -13,14 +13,14 @@ import pydicom
 import pytest
 from typer.testing import CliRunner
 
+import simulator as sim
 from flows.cli import app
 from flows.config import add_spoke, init_config, load_config
-from tasks import simulator as sim
-from tasks.nearline import SUMS_NAME, publish, stage_series_tar, tar_relpath
-from tasks.nearline_verify import read_headers
-from tasks.reconcile import run_spoke
-from tasks.retrieve import plan_study, tar_of
-from tasks.verify import verify_nearline
+from tasks.nearline.tars import SUMS_NAME, publish, stage_series_tar, tar_relpath
+from tasks.nearline.verify import verify_nearline
+from tasks.nearline.volume_check import read_headers
+from tasks.reconcile.run import run_spoke
+from tasks.retrieve.study import plan_study, tar_of
 from tests.integration.test_retrieve_storescp import storescp  # noqa: F401  a fixture
 from tests.support import flip_byte
 

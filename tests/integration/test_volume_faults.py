@@ -9,11 +9,11 @@ import pytest
 from catalog import open_catalog
 from catalog.errors import NearlineUnwritable
 from flows.config import load_config
-from tasks.nearline import stage_series_tar
-from tasks.nearline_verify import list_partials, list_tars
-from tasks.reconcile import run_spoke
-from tasks.verify import verify_nearline
-from tasks.volumes import stage_on_a_volume
+from tasks.nearline.tars import stage_series_tar
+from tasks.nearline.verify import verify_nearline
+from tasks.nearline.volume_check import list_partials, list_tars
+from tasks.nearline.volumes import stage_on_a_volume
+from tasks.reconcile.run import run_spoke
 from tests.detection_support import copy_hub, export, nearline_files
 from tests.nearline_safety_support import Tmpfs, cli, edit_config
 
@@ -78,7 +78,7 @@ def test_a_volume_that_fills_up_while_writing_leaves_no_partial_and_the_next_one
     full = tmpfs.mount(tmp_path / "full", "256k")
     roomy = tmp_path / "roomy"
     roomy.mkdir()
-    from tasks.volumes import Marker, write_marker
+    from tasks.nearline.volumes import Marker, write_marker
 
     for name, path in (("full", full), ("roomy", roomy)):
         write_marker(path, Marker("hub-test", name))

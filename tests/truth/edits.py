@@ -9,7 +9,7 @@ import hashlib
 
 import numpy as np
 
-from tasks.simulator_objects import presentation_state, secondary_capture
+from simulator.objects import presentation_state, secondary_capture
 from tests.truth.compare import facts
 from tests.truth.moves import APPLIED, IDENTITY, Expected, patient_of, pick_one
 from tests.truth.objects import STUDY_KEYWORDS, set_values

@@ -1,6 +1,6 @@
 """The hub as a user drives it: `spokesync manifest build`, reconcile, `retrieve --out`, `verify`.
 
-Reconcile calls `tasks.reconcile.run_spoke`, the steps the reconcile-spoke flow runs, without
+Reconcile calls `tasks.reconcile.run.run_spoke`, the steps the reconcile-spoke flow runs, without
 starting a Prefect server for every night.
 """
 
@@ -14,7 +14,7 @@ from catalog import open_catalog
 from catalog.changes import list_changes
 from flows.cli import app
 from flows.config import add_spoke, init_config, load_config, set_spoke
-from tasks.reconcile import run_spoke
+from tasks.reconcile.run import run_spoke
 
 RUNNER = CliRunner()
 

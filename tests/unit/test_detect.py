@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.detect import (
+from tasks.reconcile.detect import (
     Edge,
     RecordBook,
     StudyFact,

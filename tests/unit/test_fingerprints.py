@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from catalog.errors import ObjectRefused
-from tasks.fingerprints import (
+from tasks.manifest.fingerprints import (
     canonical_bytes,
     fingerprint_bytes,
     fingerprint_dataset,

@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pydicom
 import pytest
 
-from tasks import manifest_build, manifest_rules
-from tasks.fingerprints import fingerprint_file
-from tasks.manifest_build import build_drop, write_manifest
-from tasks.manifest_schema import MANIFEST_SCHEMA
+from tasks.manifest import build as manifest_build
+from tasks.manifest import rules as manifest_rules
+from tasks.manifest.build import build_drop, write_manifest
+from tasks.manifest.fingerprints import fingerprint_file
+from tasks.manifest.schema import MANIFEST_SCHEMA
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from catalog.errors import ManifestInvalid
-from tasks import manifest_stage
-from tasks.manifests import read_drop
+from tasks.manifest import stage as manifest_stage
+from tasks.manifest.drop_read import read_drop
 from tests.support import rows, table, write_drop
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from catalog.errors import NearlineCorrupt, NearlineUnsafe
-from tasks.nearline import (
+from tasks.nearline.tars import (
     CHUNK,
     MemberInfo,
     StagedTar,
@@ -24,7 +24,7 @@ from tasks.nearline import (
     stage_series_tar,
     tar_relpath,
 )
-from tasks.nearline_verify import (
+from tasks.nearline.volume_check import (
     list_partials,
     list_tars,
     read_sha256sums,

@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pydicom
 import pytest
 
-from tasks import simulator as sim
-from tasks.dicom_headers import TEXT_COLUMNS
-from tasks.fingerprints import fingerprint_file
-from tasks.simulator_views import DropIndex
+import simulator as sim
+from simulator.views import DropIndex
+from tasks.manifest.dicom_headers import TEXT_COLUMNS
+from tasks.manifest.fingerprints import fingerprint_file
 
 CONVENTIONS = ("impax", "orthanc")
 

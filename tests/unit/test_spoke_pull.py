@@ -11,8 +11,8 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from catalog.errors import SpokeUnavailable
-from tasks.fingerprints import fingerprint_file
-from tasks.manifests import read_drop
+from tasks.manifest.drop_read import read_drop
+from tasks.manifest.fingerprints import fingerprint_file
 from tasks.spokes.pull import pull_drop
 from tasks.spokes.source import LISTED_COLUMNS, StudyRef, listing_of, object_path
 from tests.support import uid

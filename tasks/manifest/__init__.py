@@ -1,0 +1,1 @@
+"""Spoke drops: build one from DICOM files, read, check and stage it."""

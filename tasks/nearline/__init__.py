@@ -1,0 +1,1 @@
+"""Nearline storage: write-once series TARs, volumes, verify, rebuild."""

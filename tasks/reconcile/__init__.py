@@ -1,0 +1,1 @@
+"""One run of one spoke: stage, detect and plan, archive, commit."""

@@ -1,0 +1,1 @@
+"""Reports after each run: Parquet tables, reports.duckdb, HTML, IOCM."""
