@@ -12,6 +12,7 @@ import pyarrow as pa
 from catalog import queries, values
 from catalog.connection import transaction
 from catalog.faults import kill_point
+from catalog.vocabulary import Status
 
 APPLY_STEPS = (
     "insert_new_patients",
@@ -133,7 +134,7 @@ def _insert_records(
             "targets": r["target_study_uids"],
         }
         if (
-            r["status"] == "pending_review"
+            r["status"] == Status.PENDING_REVIEW
             and queries.run(con, "find_pending_twin", params).fetchone()
         ):
             continue

@@ -10,8 +10,7 @@ import duckdb
 from catalog import queries, values
 from catalog.connection import transaction
 from catalog.errors import ReviewRefused
-
-NOT_REVERTIBLE = ("REVERT", "AMBIGUOUS")
+from catalog.vocabulary import NOT_REVERTIBLE, Status
 
 
 def revert(con: duckdb.DuckDBPyConnection, seq: int, *, by: str, reason: str = "") -> int:
@@ -20,7 +19,7 @@ def revert(con: duckdb.DuckDBPyConnection, seq: int, *, by: str, reason: str = "
     if found is None:
         raise ReviewRefused(f"there is no cc record {seq}; `spokesync changes list` shows them")
     kind, status = found[3], found[4]
-    if status != "applied" or kind in NOT_REVERTIBLE:
+    if status != Status.APPLIED or kind in NOT_REVERTIBLE:
         raise ReviewRefused(f"record {seq} ({kind}, {status}) changed nothing that can be reverted")
     done = queries.run(con, "already_reverted", {"seq": seq}).fetchone()
     if done:

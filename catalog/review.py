@@ -12,8 +12,7 @@ import pyarrow as pa
 from catalog import queries, values
 from catalog.connection import transaction
 from catalog.errors import ReviewRefused
-
-DECIDABLE = ("UID_FIX", "AMBIGUOUS", "DELETE")
+from catalog.vocabulary import DECIDABLE
 
 
 def open_reviews(con: duckdb.DuckDBPyConnection) -> list[dict]:

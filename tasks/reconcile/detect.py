@@ -3,14 +3,32 @@
 Pairing is set-based SQL in catalog/sql/detect.sql; it hands over only study-level edges
 ("instances of catalog study X now sit in manifest study Y") and facts. This module turns them
 into the cc records a run would create. It never sees an instance list.
+
+Adding a kind of cc record touches, in order:
+- [ ] catalog/vocabulary.py: a `Kind` member; in `ALWAYS_REVIEWED` if it waits for a person,
+      in `DECIDABLE` if `review approve` applies it, in `NOT_REVERTIBLE` if it cannot be undone
+- [ ] here: the shape that yields it (`shape_of`) or its own `plan_*` function
+- [ ] catalog/sql/detect.sql: any new temp table its plan reads
+- [ ] tasks/reconcile/plan_tables.py: the Parquet rows it writes (members, values, UID map)
+- [ ] catalog/sql/apply.sql and catalog/apply.py: how the catalog applies it
+- [ ] catalog/review.py and flows/cli/review.py: approving it, if it is decidable
+- [ ] catalog/revert.py and catalog/sql/revert.sql: undoing it; catalog/sql/iocm.sql if the
+      IOCM export lists it
+- [ ] tasks/retrieve/edit.py: how retrieval rewrites objects it touched, if it changes values
+- [ ] simulator/ (ops, moves or edits, truth): an operation that makes it, with its ground truth;
+      tests/truth/ and bench/scoring.py score it
+- [ ] tests/unit/test_detect.py, README "What a run detects" and docs/reports.md
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PENDING = "pending_review"
-APPLIED = "applied"
+from catalog.vocabulary import Kind, Status, initial_status
+
+PENDING = Status.PENDING_REVIEW
+APPLIED = Status.APPLIED
+REIDENTIFY = "REIDENTIFY"  # a shape only: recorded as UID_FIX
 
 
 @dataclass(frozen=True)
@@ -73,16 +91,17 @@ def shape_of(group: list[Edge], facts: dict[str, StudyFact]) -> tuple[str, tuple
     targets = tuple(sorted({e.target for e in group}))
     copies = sum(e.copies for e in group)
     if len(sources) > 1:
-        return ("MERGE", sources, targets) if len(targets) == 1 else ("AMBIGUOUS", sources, targets)
+        kind = Kind.MERGE if len(targets) == 1 else Kind.AMBIGUOUS
+        return kind, sources, targets
     x = facts[sources[0]]
     emptied = x.kept == 0
     if len(targets) == 1 and copies == 0 and emptied and targets[0] != x.study:
-        kind = "MERGE" if facts[targets[0]].in_catalog else "REIDENTIFY"
+        kind = Kind.MERGE if facts[targets[0]].in_catalog else REIDENTIFY
         return kind, sources, targets
     if copies == 0 and any(facts[t].manifest_patient != x.catalog_patient for t in targets):
-        return "SPLIT", sources, targets
+        return Kind.SPLIT, sources, targets
     held = set(targets) | (set() if emptied else {x.study})
-    return "SEGMENT", sources, tuple(sorted(held))
+    return Kind.SEGMENT, sources, tuple(sorted(held))
 
 
 def attribute_map(changes: list[dict]) -> dict[str, list]:
@@ -96,7 +115,7 @@ class RecordBook:
         self.records: list[Planned] = []
 
     def add(self, kind: str, sources: tuple, targets: tuple, **extra) -> Planned:
-        status = PENDING if kind in ("UID_FIX", "AMBIGUOUS") else APPLIED
+        status = initial_status(kind)
         record = Planned(len(self.records) + 1, kind, status, sources, targets, **extra)
         self.records.append(record)
         return record
@@ -113,10 +132,10 @@ def plan_moves(
     for group in components(edges):
         kind, sources, targets = shape_of(group, facts)
         extra = {"edges": tuple(group), "evidence": _edge_evidence(group)}
-        if kind == "REIDENTIFY":
+        if kind == REIDENTIFY:
             # A study whose UID changed waits for a person whatever changed with it (DESIGN §4):
             # Orthanc's modify without Keep re-identifies the whole study along with its values.
-            kind = "UID_FIX"
+            kind = Kind.UID_FIX
             extra["attributes"] = attribute_map(changes_of.get((sources[0], targets[0]), []))
             reidentified.append((sources[0], targets[0]))
         book.add(kind, sources, targets, **extra)
@@ -140,7 +159,7 @@ def plan_attributes(
             by_study.setdefault(c["source"], []).append(c)
     for study, changes in sorted(by_study.items()):
         book.add(
-            "ATTRIBUTES",
+            Kind.ATTRIBUTES,
             (study,),
             (study,),
             attributes=attribute_map(changes),
@@ -151,7 +170,7 @@ def plan_attributes(
         by_series.setdefault((c["study"], c["series"]), []).append(c)
     for (study, series), changes in sorted(by_series.items()):
         book.add(
-            "ATTRIBUTES",
+            Kind.ATTRIBUTES,
             (study,),
             (study,),
             attributes=attribute_map(changes),
@@ -172,7 +191,7 @@ def plan_deletions(book: RecordBook, gone: list[dict], spoke: str = "") -> None:
             evidence |= {"reason_code": g["reason_code"], "reason_text": g["reason_text"]}
         others = sorted(set(g.get("owners") or ()) - {spoke}) if spoke else []
         record = book.add(
-            "DELETE",
+            Kind.DELETE,
             (g["study"],),
             (),
             role="delete",
@@ -188,7 +207,7 @@ def plan_new(book: RecordBook, fresh: list[dict]) -> None:
     """A NEW_OBJECTS record per study that gains objects nothing in scope pairs with."""
     for f in fresh:
         book.add(
-            "NEW_OBJECTS",
+            Kind.NEW_OBJECTS,
             (),
             (f["study"],),
             role="new",
@@ -204,7 +223,7 @@ def plan_ambiguous(book: RecordBook, groups: list[dict]) -> dict[str, int]:
     fingerprint_rec = {}
     for (sources, targets), items in sorted(by_studies.items()):
         record = book.add(
-            "AMBIGUOUS",
+            Kind.AMBIGUOUS,
             sources,
             targets,
             evidence={

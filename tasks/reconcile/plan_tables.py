@@ -10,8 +10,11 @@ import duckdb
 import pyarrow as pa
 
 from catalog import detect as sql_detect
+from catalog.vocabulary import Kind
 from tasks.reconcile import detect
 from tasks.reconcile.detect import Edge, Planned, RecordBook, StudyFact
+
+WHOLE_STUDY_VALUES = (Kind.ATTRIBUTES, Kind.UID_FIX)  # records that carry a study's values
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -75,7 +78,7 @@ def build_plan(
     edges = [Edge(**r) for r in sql_detect.rows(con, "move_edges")]
     shapes = [detect.shape_of(g, facts) for g in detect.components(edges)]
     study_pairs = [(s, s) for s, f in facts.items() if f.in_catalog and f.reported]
-    study_pairs += [(k[1][0], k[2][0]) for k in shapes if k[0] == "REIDENTIFY"]
+    study_pairs += [(k[1][0], k[2][0]) for k in shapes if k[0] == detect.REIDENTIFY]
     study_changes, series_changes = sql_detect.attribute_changes(con, study_pairs)
     changes_of: dict[tuple[str, str], list[dict]] = {}
     for c in study_changes:
@@ -84,7 +87,7 @@ def build_plan(
     reidentified = set(detect.plan_moves(book, edges, facts, changes_of))
     if reidentified_study == "apply":  # the hub-wide policy applies UID fixes at once
         for record in book.records:
-            if record.kind == "UID_FIX":
+            if record.kind == Kind.UID_FIX:
                 record.status = detect.APPLIED
     detect.plan_attributes(book, study_changes, series_changes, reidentified)
     renamed = sql_detect.rows(con, "renamed_in_place")
@@ -117,13 +120,13 @@ def _assign_renamed(book: RecordBook, renamed: list[dict]) -> None:
             (
                 p
                 for p in book.records
-                if p.kind == "ATTRIBUTES" and p.sources == (r["study"],) and p.series is None
+                if p.kind == Kind.ATTRIBUTES and p.sources == (r["study"],) and p.series is None
             ),
             None,
         )
         if owner is None:
             owner = book.add(
-                "ATTRIBUTES",
+                Kind.ATTRIBUTES,
                 (r["study"],),
                 (r["study"],),
                 evidence={"renamed_in_place": r["instances"]},
@@ -203,7 +206,7 @@ def _attributes(
     rec_of_pair = {
         (p.sources[0], p.targets[0]): p.rec
         for p in book.records
-        if p.kind in ("ATTRIBUTES", "UID_FIX") and p.series is None and p.sources
+        if p.kind in WHOLE_STUDY_VALUES and p.series is None and p.sources
     }
     rec_of_series = {p.series: p.rec for p in book.records if p.series}
     rows = []
@@ -241,7 +244,7 @@ def _values(con: duckdb.DuckDBPyConnection, book: RecordBook) -> pa.Table:
     pairs = [
         (p.sources[0], p.targets[0], p.rec)
         for p in book.records
-        if p.kind in ("ATTRIBUTES", "UID_FIX") and p.series is None and p.sources and p.targets
+        if p.kind in WHOLE_STUDY_VALUES and p.series is None and p.sources and p.targets
     ]
     series = [(p.series, p.rec) for p in book.records if p.series]
     pair_recs = pa.table(
