@@ -8,7 +8,7 @@ and SIGKILLs its own process: no exception handler, `finally` or flush runs, as 
 SPOKESYNC_PAUSE_AT (same syntax) instead writes the point's name to the file
 SPOKESYNC_PAUSE_READY names and sleeps there for good, so a test can signal the process at a
 known step. Every point also records in `progress` how far this process's commit got, which is
-what the command line says when it is stopped by a signal (flows.cli_signals).
+what the command line says when it is stopped by a signal (flows.cli.signals).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from catalog import open_catalog
 from catalog.changes import list_changes
 from catalog.nearline import spoke_summary
 from flows import config as cfg
-from flows import views
+from flows import console as views
 from flows.demo_changes import first_act_drop, north_copies, second_act_drop
 
 DONE = "demo-night2.done"

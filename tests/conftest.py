@@ -42,7 +42,7 @@ def sample_drops(tmp_path_factory, sample_sources) -> dict[str, Path]:
 def hub(tmp_path, sample_drops):
     """A fresh hub as `spokesync init` leaves it (catalog and volume markers) with both sample
     spokes registered; returns the loaded Config."""
-    from flows.cli_catalog import mark_new_hub
+    from flows.cli.catalog import mark_new_hub
     from flows.config import add_spoke, init_config, load_config
 
     file = init_config(tmp_path / "hub")

@@ -12,7 +12,7 @@ import pytest
 from prefect.blocks.system import Secret
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import init_config, set_spoke
 from tests.privacy_support import captured_logs, server_texts
 

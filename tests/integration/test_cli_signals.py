@@ -21,7 +21,7 @@ from catalog import open_catalog
 from catalog.changes import list_changes
 from catalog.faults import PAUSE_ENV, READY_ENV
 from catalog.nearline import spoke_summary
-from flows.cli_signals import alive, descendants
+from flows.cli.signals import alive, descendants
 from tasks.nearline.volume_check import list_partials
 
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import simulator as sim
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import add_spoke, init_config, load_config
 from tasks.reconcile.run import run_spoke
 

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import init_config, load_config
 from flows.demo_orthanc import attach_pacs
 from tasks.manifest.build import build_drop

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.main import app
 from simulator.samples import PATIENTS
 from tasks.reports.html import CHART_TITLES
 from tests.report_support import report_scenario  # noqa: F401  (session fixture)

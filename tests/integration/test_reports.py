@@ -18,7 +18,7 @@ from catalog import open_catalog
 from catalog.errors import CatalogLocked
 from catalog.report_views import open_reports, query
 from catalog.reports import TABLES
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import load_config
 from tasks.reconcile.run import run_spoke
 from tasks.reports.tables import clean_temporaries, write_reports

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import simulator as sim
 from catalog import open_catalog
 from catalog.review import approve, open_reviews
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import add_spoke, init_config, load_config
 from tasks.nearline.tars import read_member
 from tasks.reconcile.run import run_spoke

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from typer.testing import CliRunner
 
 import simulator as sim
-from flows.cli import app
+from flows.cli.main import app
 from tests.detection_support import copy_hub
 from tests.retrieve_support import reconcile
 from tests.support import system_tool

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 import simulator as sim
 from catalog import open_catalog, review
 from catalog.changes import list_changes
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import add_spoke, load_config
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view, copy_hub

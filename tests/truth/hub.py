@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from catalog import open_catalog
 from catalog.changes import list_changes
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import add_spoke, init_config, load_config, set_spoke
 from tasks.reconcile.run import run_spoke
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from catalog.errors import ConfigInvalid, SpokesyncError
 from flows import config as cfg
-from flows import views
+from flows import console as views
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="queue behind another catalog writer")]

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from catalog.errors import SpokesyncError
 from flows import config as cfg
-from flows import views
+from flows import console as views
 
 app = typer.Typer(
     help="Keep a regional image data center in step with its PACS spokes.",
@@ -49,7 +49,7 @@ def _fail(exc: Exception) -> None:
 def _checked_config(config: Path | None, spoke: str | None = None) -> Path:
     """Read the configuration before Prefect starts (a wrong file stops here, in one line), and
     from then on stop cleanly on Ctrl-C or SIGTERM."""
-    from flows.cli_signals import stop_cleanly_on_signals
+    from flows.cli.signals import stop_cleanly_on_signals
 
     file = cfg.config_path(config).absolute()
     try:
@@ -247,7 +247,11 @@ def changes_export_iocm(
     console.print(f"{len(files)} rejection note(s) for {len(rows)} instance(s) written to {out}")
 
 
-from flows import cli_catalog, cli_reports, cli_retrieve, cli_review, cli_spokes  # noqa: E402
+from flows.cli import catalog as cli_catalog  # noqa: E402
+from flows.cli import reports as cli_reports  # noqa: E402
+from flows.cli import retrieve as cli_retrieve  # noqa: E402
+from flows.cli import review as cli_review  # noqa: E402
+from flows.cli import spokes as cli_spokes  # noqa: E402
 
 cli_spokes.register(spoke_app, manifest_app, console, _fail)
 cli_review.register(app, console, _fail)

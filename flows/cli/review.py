@@ -14,8 +14,8 @@ from catalog import open_catalog
 from catalog.errors import SpokesyncError
 from catalog.review import open_reviews, record, resolve_study
 from flows import config as cfg
+from flows.console import touching_study
 from flows.review import decide
-from flows.views import touching_study
 
 review_app = typer.Typer(
     help="Records waiting for review: list, show, approve, reject.", no_args_is_help=True

@@ -49,7 +49,7 @@ def _fail(exc: Exception) -> None:
 
 def parse_since(value: str | None) -> datetime | None:
     """--since as an aware datetime (a bare date means its midnight UTC)."""
-    from flows.views import parse_since as parse
+    from flows.console import parse_since as parse
 
     return parse(value)
 

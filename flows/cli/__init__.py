@@ -1,0 +1,1 @@
+"""The `spokesync` command line, one module per command group."""
