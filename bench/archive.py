@@ -47,7 +47,7 @@ def prepare(work: Path, objects: int, matrix: int) -> Path:
 
 
 def fresh_hub(hub: Path, drop: Path) -> Path:
-    from flows.config import add_spoke, init_config
+    from tasks.config import add_spoke, init_config
 
     shutil.rmtree(hub, ignore_errors=True)
     file = init_config(hub)
@@ -57,7 +57,7 @@ def fresh_hub(hub: Path, drop: Path) -> Path:
 
 def baseline(config_file: Path, drop: Path) -> dict:
     """Sequential write + fsync of the same bytes to the hub's first nearline volume."""
-    from flows.config import load_config
+    from tasks.config import load_config
 
     volume = load_config(config_file).volumes[0]
     volume.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def baseline(config_file: Path, drop: Path) -> dict:
 
 def spokesync(config_file: Path, drop: Path) -> dict:
     """Plan untimed, then time staging every batch's TARs and committing the run."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.nearline.archive import stage_batch
     from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 

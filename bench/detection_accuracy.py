@@ -20,8 +20,8 @@ from pathlib import Path
 
 import simulator as sim
 from bench.scoring import expected_keys, found_keys, summary, table, tally
-from flows.config import Config, add_spoke, init_config, load_config
 from simulator.samples import write_sample_spoke
+from tasks.config import Config, add_spoke, init_config, load_config
 from tasks.manifest.build import build_drop
 from tasks.reconcile.run import run_spoke
 

@@ -81,7 +81,7 @@ def spoke_drop(part: Path, spoke: str, instances: int, seed: int, number: int) -
 
 def build_hub(work: Path, spokes: int, instances: int, seed: int) -> Path:
     """A fresh hub whose catalog holds every spoke's part; returns its spokesync.toml."""
-    from flows.config import add_spoke, init_config, load_config
+    from tasks.config import add_spoke, init_config, load_config
 
     shutil.rmtree(work / "hub", ignore_errors=True)
     file = init_config(work / "hub")

@@ -38,7 +38,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def bare(config_file: Path) -> dict:
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.reconcile.run import run_spoke
     from tasks.reports.tables import write_reports
 

@@ -187,7 +187,7 @@ def profiled(profiler: Profiler):
 
 def profile_steps(config_file: Path, drop: Path, profiler: Profiler) -> dict[str, float]:
     """Run stage, plan, archive and commit with profiling; return each step's seconds."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.nearline.archive import stage_batch
     from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 

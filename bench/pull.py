@@ -74,7 +74,7 @@ def load(orthanc, count: int) -> float:
 
 def measure(mode: str, hub: Path, protocol: str, out: Path) -> dict:
     """One repetition in this process (called through `--one`)."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.spokes.hub import pull_spoke
 
     config = load_config(hub / "spokesync.toml")

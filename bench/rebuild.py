@@ -24,7 +24,7 @@ SPOKE = "bench"
 def archived_hub(work: Path, objects: int, matrix: int) -> Path:
     """A hub that archived one study of `objects` CT images once."""
     from bench.objects import write_ct_study
-    from flows.config import add_spoke, init_config, load_config
+    from tasks.config import add_spoke, init_config, load_config
     from tasks.manifest.build import build_drop
     from tasks.reconcile.run import run_spoke
 
@@ -39,7 +39,7 @@ def archived_hub(work: Path, objects: int, matrix: int) -> Path:
 
 def time_rebuild(file: Path, headers: bool) -> float:
     """Seconds to rebuild the catalog of `file` from its nearline."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.nearline import rebuild
 
     config = load_config(file)

@@ -48,7 +48,7 @@ def prepare(work: Path, instances: int) -> dict:
     if done.exists():
         return json.loads(done.read_text())
     import simulator as sim
-    from flows.config import add_spoke, init_config, load_config
+    from tasks.config import add_spoke, init_config, load_config
     from tasks.manifest.build import build_drop
     from tasks.reconcile.run import run_spoke
 
@@ -77,7 +77,7 @@ def peak_rss() -> int:
 
 def child(mode: str, prepared: dict, out: Path, node: str | None, study: str) -> dict:
     """One timed repetition in this process; returns seconds, instances, bytes, peak RSS."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.retrieve.study import retrieve_study
 
     config = load_config(Path(prepared["config"]))

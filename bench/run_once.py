@@ -68,8 +68,8 @@ STEPS = ("stage", "plan", "archive", "commit")
 def reconcile(config_file: Path, drop: Path) -> dict:
     """Time each step of one run of spoke `north`, then score its records."""
     from bench.scoring import expected_keys, found_keys, tally
-    from flows.config import load_config
     from simulator.truth import GroundTruth
+    from tasks.config import load_config
 
     config = load_config(config_file)
     imported = current_rss()

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from flows.config import Config
+from tasks.config import Config
 
 
 def print_spokes(console: Console, config: Config) -> None:

@@ -14,9 +14,9 @@ from rich.console import Console
 from catalog import open_catalog
 from catalog.changes import list_changes
 from catalog.nearline import spoke_summary
-from flows import config as cfg
 from flows import console as views
 from flows.demo_changes import first_act_drop, north_copies, second_act_drop
+from tasks import config as cfg
 
 DONE = "demo-night2.done"
 DEMO_DELETE_FRACTION = 0.5

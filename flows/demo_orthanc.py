@@ -16,7 +16,7 @@ import requests
 from rich.console import Console
 
 from catalog.errors import SpokeUnavailable
-from flows import config as cfg
+from tasks import config as cfg
 
 USER_ENV, PASSWORD_ENV = "ORTHANC_USER", "ORTHANC_PASSWORD"
 

@@ -13,7 +13,7 @@ from catalog import open_catalog
 from catalog.errors import CatalogLocked
 from catalog.faults import begin_commit, end_commit
 from catalog.runs import recorded_run_ids
-from flows.config import Config, load_config
+from tasks.config import Config, load_config
 from tasks.nearline.archive import ArchiveBatch, archive_batch_task, discard_all
 from tasks.nearline.orphans import sweep_orphans
 from tasks.reconcile.commit import commit_run_task

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from catalog.errors import SpokesyncError
-from flows.config import load_config
+from tasks.config import load_config
 from tasks.retrieve.study import retrieve_study_task
 
 

@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 
 from catalog import open_catalog
 from catalog.review import approve, reject
-from flows.config import load_config
+from tasks.config import load_config
 
 
 def read_pairing(file: Path) -> list[tuple[str, str]]:

@@ -43,7 +43,7 @@ def hub(tmp_path, sample_drops):
     """A fresh hub as `spokesync init` leaves it (catalog and volume markers) with both sample
     spokes registered; returns the loaded Config."""
     from flows.cli.catalog import mark_new_hub
-    from flows.config import add_spoke, init_config, load_config
+    from tasks.config import add_spoke, init_config, load_config
 
     file = init_config(tmp_path / "hub")
     mark_new_hub(file)
@@ -59,7 +59,7 @@ def archived(tmp_path_factory, sample_drops) -> Path:
     Copies (tests.detection_support.copy_hub) take its nearline volume along: the catalog
     names volumes, so each copy reads and writes its own.
     """
-    from flows.config import add_spoke, init_config, load_config
+    from tasks.config import add_spoke, init_config, load_config
     from tasks.reconcile.run import run_spoke
 
     root = tmp_path_factory.mktemp("archived")

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from catalog import open_catalog
 from catalog.changes import list_changes
-from flows.config import add_spoke, load_config
+from tasks.config import add_spoke, load_config
 
 VIEW_COLUMNS = (
     "sop_instance_uid",

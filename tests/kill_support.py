@@ -32,7 +32,7 @@ TIME_COLUMNS = {"started_at", "finished_at", "created_at", "decided_at", "detect
 
 def reconcile(config_file: str, spoke: str, result_file: str) -> None:
     """One run as the reconcile-spoke flow does it, without Prefect: run, then its reports."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.reconcile.run import run_spoke
     from tasks.reports.tables import write_reports
 
@@ -43,7 +43,7 @@ def reconcile(config_file: str, spoke: str, result_file: str) -> None:
 
 
 def retrieve(config_file: str, study_uid: str, out: str) -> None:
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.retrieve.study import retrieve_study
 
     result = retrieve_study(load_config(Path(config_file)), study_uid, out=Path(out))
@@ -54,7 +54,7 @@ def retrieve(config_file: str, study_uid: str, out: str) -> None:
 COMMANDS = {"reconcile": reconcile, "retrieve": retrieve}
 # What the commands import, some of it lazily (pyarrow loads pandas for a pandas-backed read).
 PRELOAD = (
-    "flows.config",
+    "tasks.config",
     "pandas",
     "pyarrow.dataset",
     "pyarrow.pandas_compat",

@@ -15,7 +15,7 @@ import pydicom
 import pytest
 
 from catalog import open_catalog
-from flows.config import read_document, write_document
+from tasks.config import read_document, write_document
 from tasks.retrieve.study import retrieve_study
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.config import init_config, load_config, set_spoke
+from tasks.config import init_config, load_config, set_spoke
 from tests.orthanc_support import HUB_AET, ORTHANC_AET, Orthanc
 
 PROTOCOLS = ("dicomweb", "dimse")

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import simulator as sim
-from flows.config import add_spoke, init_config, load_config
+from tasks.config import add_spoke, init_config, load_config
 from tasks.reconcile.run import run_spoke
 from tasks.reports.tables import write_reports
 

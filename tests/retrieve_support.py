@@ -14,7 +14,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 import simulator as sim
-from flows.config import add_spoke, load_config
+from tasks.config import add_spoke, load_config
 from tasks.manifest.dicom_headers import manifest_row
 from tasks.reconcile.run import run_spoke
 from tasks.retrieve.study import retrieve_study

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from catalog.errors import SpokesyncError
-from flows import config as cfg
+from tasks import config as cfg
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
 

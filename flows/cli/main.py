@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 
 from catalog.errors import SpokesyncError
-from flows import config as cfg
 from flows import console as views
+from tasks import config as cfg
 
 app = typer.Typer(
     help="Keep a regional image data center in step with its PACS spokes.",

@@ -24,7 +24,7 @@ from rich.table import Table
 from catalog.errors import SpokesyncError
 from catalog.report_views import ReportsMissing, open_reports, query
 from catalog.reports import TABLES
-from flows import config as cfg
+from tasks import config as cfg
 
 FORMATS = ("table", "csv", "json", "parquet")
 console = Console(width=None if sys.stdout.isatty() else 200)

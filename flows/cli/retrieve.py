@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.errors import SpokesyncError
-from flows import config as cfg
+from tasks import config as cfg
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 

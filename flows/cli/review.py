@@ -13,9 +13,9 @@ from rich.table import Table
 from catalog import open_catalog
 from catalog.errors import SpokesyncError
 from catalog.review import open_reviews, record, resolve_study
-from flows import config as cfg
 from flows.console import touching_study
 from flows.review import decide
+from tasks import config as cfg
 
 review_app = typer.Typer(
     help="Records waiting for review: list, show, approve, reject.", no_args_is_help=True

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 
 from catalog.errors import ConfigInvalid, SpokesyncError
-from flows import config as cfg
 from flows import console as views
+from tasks import config as cfg
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="queue behind another catalog writer")]

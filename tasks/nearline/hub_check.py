@@ -22,7 +22,7 @@ from tasks.nearline.volumes import MARKER, Marker, VolumeState, inspect_volume, 
 if TYPE_CHECKING:
     import duckdb
 
-    from flows.config import Config
+    from tasks.config import Config
 
 log = logging.getLogger("spokesync.volumes")
 REBUILD = "`spokesync catalog rebuild` (it indexes the nearline TARs into a new catalog)"

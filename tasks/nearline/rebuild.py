@@ -35,7 +35,7 @@ from tasks.nearline.volume_check import list_tars, read_headers, read_sha256sums
 from tasks.nearline.volumes import Marker, read_marker, write_marker
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from tasks.config import Config
 
 log = logging.getLogger("spokesync.rebuild")
 

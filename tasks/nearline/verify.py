@@ -15,7 +15,7 @@ from tasks.nearline.volume_check import Finding, path_uids, verify_volume
 from tasks.nearline.volumes import resolve_volume
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from tasks.config import Config
 
 UNKNOWN_TO_CATALOG = ("orphan_tar", "partial_tar", "set_aside")  # only the path says what they hold
 

@@ -19,7 +19,7 @@ from catalog.errors import NearlineUnsafe, NearlineUnwritable
 from tasks.nearline.tars import SET_ASIDE, StagedTar, fsync_dir, unwritable
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from tasks.config import Config
 
 MARKER = ".spokesync-volume.json"
 NOT_ARCHIVE = {MARKER, SET_ASIDE}  # entries of a volume's top folder that are not TARs

@@ -34,7 +34,7 @@ from tasks.reconcile.state import PLAN_FILES, RunState, summary, timed
 if TYPE_CHECKING:
     import duckdb
 
-    from flows.config import Config
+    from tasks.config import Config
 
 
 def load_plan(state: RunState, batches: list[ArchiveBatch]) -> PlanTables:

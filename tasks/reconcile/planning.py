@@ -22,7 +22,7 @@ from tasks.reconcile.state import BATCH_NAME, PLAN_FILES, RunState, timed
 if TYPE_CHECKING:
     import duckdb
 
-    from flows.config import Config, Policies
+    from tasks.config import Config, Policies
 
 
 def plan_run(

@@ -25,7 +25,7 @@ from tasks.reconcile.state import RunState, new_run, summary, timed
 from tasks.spokes.hub import pull_spoke
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from tasks.config import Config
 
 __all__ = [  # the steps, importable from here as before the split
     "RunState",

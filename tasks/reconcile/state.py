@@ -16,7 +16,7 @@ from catalog.errors import ManifestInvalid
 from tasks.spokes.hub import is_pacs
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from tasks.config import Config
 
 PLAN_FILES = ("records", "members", "attributes", "values", "stale")
 # A run's batches of new objects in its work folder; the orphan sweep finds them by this glob.

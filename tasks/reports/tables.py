@@ -32,7 +32,7 @@ from catalog.report_views import (
 from catalog.reports import TABLES, ExportWindow, empty, export_run, typed, unreported_runs
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from tasks.config import Config
 
 TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 3600.0

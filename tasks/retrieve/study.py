@@ -44,7 +44,7 @@ from tasks.retrieve.dimse_send import (
 from tasks.retrieve.edit import Edits, Target, UidMap, correct_dataset
 
 if TYPE_CHECKING:
-    from flows.config import Config
+    from tasks.config import Config
 
 log = logging.getLogger("spokesync.retrieve")
 KEYWORDS = {**TEXT_COLUMNS, **INT_COLUMNS}  # catalog column -> DICOM keyword

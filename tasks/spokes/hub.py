@@ -20,7 +20,7 @@ from tasks.spokes.source import SpokeSource, check_since_attribute
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from flows.config import Config, SpokeConfig
+    from tasks.config import Config, SpokeConfig
 
 
 def is_pacs(spoke: SpokeConfig) -> bool:

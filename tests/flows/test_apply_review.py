@@ -5,8 +5,8 @@ from __future__ import annotations
 import simulator as sim
 from catalog import open_catalog
 from catalog.review import open_reviews
-from flows.config import add_spoke, load_config
 from flows.review import apply_review
+from tasks.config import add_spoke, load_config
 from tasks.reconcile.run import run_spoke
 
 

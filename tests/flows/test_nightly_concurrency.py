@@ -8,8 +8,8 @@ import threading
 import tasks.nearline.archive
 from catalog import open_catalog
 from catalog.changes import list_changes
-from flows.config import add_spoke, init_config, load_config
 from flows.reconcile import nightly_reconcile
+from tasks.config import add_spoke, init_config, load_config
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view
 

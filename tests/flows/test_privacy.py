@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from flows.config import load_config
 from flows.demo import run_demo
+from tasks.config import load_config
 from tasks.reports.html import write_html
 from tests.privacy_support import captured_logs, demographics, leaks, server_texts
 

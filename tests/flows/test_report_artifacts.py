@@ -8,8 +8,8 @@ from prefect import flow
 from prefect.artifacts import Artifact
 
 import simulator as sim
-from flows.config import add_spoke, load_config
 from simulator.samples import PATIENTS
+from tasks.config import add_spoke, load_config
 from tasks.reconcile.run import run_spoke
 from tasks.reports.tables import artifact_key, publish_artifacts, write_reports_task
 

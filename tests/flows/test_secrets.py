@@ -13,7 +13,7 @@ from prefect.blocks.system import Secret
 from typer.testing import CliRunner
 
 from flows.cli.main import app
-from flows.config import init_config, set_spoke
+from tasks.config import init_config, set_spoke
 from tests.privacy_support import captured_logs, server_texts
 
 USER, PASSWORD = "hub-reader", "Pw-7f3a9c1e-not-for-logs"

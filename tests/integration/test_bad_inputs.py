@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from catalog import errors
-from flows.config import add_spoke, init_config, load_config
+from tasks.config import add_spoke, init_config, load_config
 from tasks.nearline.volume_check import scan_tar
 from tasks.reconcile.run import run_spoke
 from tests.bad_inputs_support import CORPUS, Expect, case_names, load_expect, materialise

@@ -10,7 +10,7 @@ import pytest
 
 import simulator as sim
 from catalog import open_catalog
-from flows.config import load_config
+from tasks.config import load_config
 from tasks.nearline.rebuild import read_tar, rebuild_catalog
 from tasks.nearline.tars import INDEX_NAME
 from tasks.nearline.volume_check import list_tars, read_headers

@@ -51,7 +51,7 @@ def test_second_run_of_the_same_drop_replans_archives_nothing_and_leaves_no_stag
 def test_spoke_committing_after_another_keeps_its_staged_tars_and_ends_as_run_in_turn(
     hub, tmp_path
 ):
-    from flows.config import add_spoke, init_config, load_config
+    from tasks.config import add_spoke, init_config, load_config
 
     north, north_batches = staged_run(hub, "north")
     south, south_batches = staged_run(hub, "south")

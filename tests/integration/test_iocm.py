@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import simulator as sim
 from flows.cli.main import app
-from flows.config import add_spoke, init_config, load_config
+from tasks.config import add_spoke, init_config, load_config
 from tasks.reconcile.run import run_spoke
 
 needs_dciodvfy = pytest.mark.skipif(

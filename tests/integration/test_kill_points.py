@@ -18,7 +18,7 @@ import pytest
 import simulator as sim
 from catalog import open_catalog
 from catalog.faults import RETRIEVE_POINTS, RUN_POINTS
-from flows.config import add_spoke, load_config
+from tasks.config import add_spoke, load_config
 from tasks.nearline.verify import verify_nearline
 from tests.detection_support import split_delete_correct
 from tests.kill_support import Runner, catalog_export, nearline_content

@@ -89,7 +89,7 @@ def test_a_hub_moved_to_another_folder_verifies_and_retrieves(hub, tmp_path):
     os.rename(hub.file.parent, moved)
     checked = cli("verify", "--config", moved / "spokesync.toml")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    from flows.config import load_config
+    from tasks.config import load_config
 
     config = load_config(moved / "spokesync.toml")
     assert retrieved(config, studies(config), tmp_path / "after") == expected

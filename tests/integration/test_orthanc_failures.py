@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from catalog.errors import SpokeUnavailable
-from flows.config import load_config, set_spoke
+from tasks.config import load_config, set_spoke
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import export
 from tests.orthanc_support import Orthanc, Proxy, free_port

@@ -12,8 +12,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from flows.cli.main import app
-from flows.config import init_config, load_config
 from flows.demo_orthanc import attach_pacs
+from tasks.config import init_config, load_config
 from tasks.manifest.build import build_drop
 from tasks.manifest.drop_read import read_drop
 from tasks.reconcile.run import run_spoke

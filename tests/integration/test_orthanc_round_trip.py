@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from flows.config import load_config, set_spoke
+from tasks.config import load_config, set_spoke
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import records_of_run
 from tests.orthanc_ops import OPERATIONS, store_secondary_capture

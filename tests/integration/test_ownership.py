@@ -10,7 +10,7 @@ import pytest
 import simulator as sim
 from catalog import open_catalog
 from catalog.changes import list_changes
-from flows.config import add_spoke, init_config, load_config, read_document, write_document
+from tasks.config import add_spoke, init_config, load_config, read_document, write_document
 from tasks.manifest.build import write_manifest
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from catalog.report_views import open_reports, query
 from flows.cli.main import app
-from flows.config import add_spoke, init_config, load_config
+from tasks.config import add_spoke, init_config, load_config
 from tasks.manifest import build as manifest_build
 from tasks.manifest.drop_read import read_drop, read_rejected
 from tasks.reconcile.run import run_spoke

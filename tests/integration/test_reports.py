@@ -19,7 +19,7 @@ from catalog.errors import CatalogLocked
 from catalog.report_views import open_reports, query
 from catalog.reports import TABLES
 from flows.cli.main import app
-from flows.config import load_config
+from tasks.config import load_config
 from tasks.reconcile.run import run_spoke
 from tasks.reports.tables import clean_temporaries, write_reports
 from tests.report_support import report_scenario  # noqa: F401  (session fixture)
@@ -126,7 +126,7 @@ def test_report_on_a_hub_without_reports_says_how_to_get_them(hub):
 HOLD_MID_RUN = textwrap.dedent(
     """
     import sys, time
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.reconcile import commit
     from tasks.reconcile import run as reconcile
 
@@ -172,7 +172,7 @@ def test_report_query_succeeds_while_another_process_holds_the_catalog_mid_run(s
 CRASH = textwrap.dedent(
     """
     import os, sys
-    from flows.config import load_config
+    from tasks.config import load_config
     from tasks.reports import tables as reports
     from tasks.reconcile.run import run_spoke
 

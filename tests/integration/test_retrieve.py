@@ -13,7 +13,7 @@ import simulator as sim
 from catalog import open_catalog
 from catalog.review import approve, open_reviews
 from flows.cli.main import app
-from flows.config import add_spoke, init_config, load_config
+from tasks.config import add_spoke, init_config, load_config
 from tasks.nearline.tars import read_member
 from tasks.reconcile.run import run_spoke
 from tasks.retrieve.study import export_to_folder, plan_study, retrieve_study, tar_of

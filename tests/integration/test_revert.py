@@ -9,7 +9,7 @@ import simulator as sim
 from catalog import open_catalog, review
 from catalog.changes import list_changes
 from flows.cli.main import app
-from flows.config import add_spoke, load_config
+from tasks.config import add_spoke, load_config
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view, copy_hub
 from tests.integration.test_detection import OPERATIONS

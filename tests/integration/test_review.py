@@ -11,7 +11,7 @@ import simulator as sim
 from catalog import open_catalog
 from catalog.review import open_reviews, resolve_study
 from flows.cli.main import app
-from flows.config import add_spoke, init_config, load_config
+from tasks.config import add_spoke, init_config, load_config
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import catalog_view, drop_view
 

@@ -6,7 +6,7 @@ import pytest
 
 import simulator as sim
 from catalog.errors import MassDeletionBlocked
-from flows.config import add_spoke, load_config
+from tasks.config import add_spoke, load_config
 from tasks.reconcile.run import run_spoke
 from tests.detection_support import (
     catalog_view,
@@ -99,7 +99,7 @@ def test_undecidable_twins_wait_as_one_ambiguous_record_and_nothing_is_guessed(
     study = sim.study_uids(sim.manifest_of(sample_drops["north"]))[0]
     before_drop, after_drop = tmp_path / "before", tmp_path / "after"
     first, second = sim.make_ambiguous(sample_drops["north"], before_drop, after_drop, study)
-    from flows.config import init_config
+    from tasks.config import init_config
 
     file = init_config(tmp_path / "hub")
     add_spoke(file, "north", before_drop)

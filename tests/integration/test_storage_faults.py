@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import simulator as sim
 from flows.cli.main import app
-from flows.config import add_spoke, init_config, load_config
+from tasks.config import add_spoke, init_config, load_config
 from tasks.nearline.tars import SUMS_NAME, publish, stage_series_tar, tar_relpath
 from tasks.nearline.verify import verify_nearline
 from tasks.nearline.volume_check import read_headers

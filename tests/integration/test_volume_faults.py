@@ -8,7 +8,7 @@ import pytest
 
 from catalog import open_catalog
 from catalog.errors import NearlineUnwritable
-from flows.config import load_config
+from tasks.config import load_config
 from tasks.nearline.tars import stage_series_tar
 from tasks.nearline.verify import verify_nearline
 from tasks.nearline.volume_check import list_partials, list_tars
@@ -38,7 +38,7 @@ def two_volume_hub(hub_folder, tmpfs, size="2m"):
 
 
 def test_a_read_only_volume_is_passed_over_for_the_next_one(sample_drops, tmpfs, tmp_path):
-    from flows.config import add_spoke
+    from tasks.config import add_spoke
 
     config = two_volume_hub(tmp_path / "hub", tmpfs)
     add_spoke(config.file, "north", sample_drops["north"])
@@ -56,7 +56,7 @@ def test_a_read_only_volume_is_passed_over_for_the_next_one(sample_drops, tmpfs,
 def test_a_read_only_last_volume_stops_the_run_naming_volume_path_and_fix(
     sample_drops, tmpfs, tmp_path
 ):
-    from flows.config import add_spoke
+    from tasks.config import add_spoke
 
     config = two_volume_hub(tmp_path / "hub", tmpfs)
     add_spoke(config.file, "north", sample_drops["north"])

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from catalog import open_catalog
 from catalog.changes import list_changes
 from flows.cli.main import app
-from flows.config import add_spoke, init_config, load_config, set_spoke
+from tasks.config import add_spoke, init_config, load_config, set_spoke
 from tasks.reconcile.run import run_spoke
 
 RUNNER = CliRunner()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from flows.config import Schedule
 from flows.schedule import apply_schedule
+from tasks.config import Schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from catalog.errors import ConfigInvalid
-from flows.config import init_config, load_config, set_spoke
+from tasks.config import init_config, load_config, set_spoke
 from tasks.spokes.credentials import parse_secret, spoke_credentials
 from tasks.spokes.dimse_store import MAX_CONTEXTS, STORED_SYNTAXES, storage_contexts
 from tasks.spokes.multipart import MultipartInvalid, split_related

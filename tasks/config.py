@@ -15,7 +15,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from catalog.errors import ConfigInvalid
-from flows.config_errors import check_spoke_id, problems
+from tasks.config_errors import check_spoke_id, problems
 
 CONFIG_ENV = "SPOKESYNC_CONFIG"
 CONFIG_NAME = "spokesync.toml"
