@@ -150,8 +150,8 @@ def repeat(mode: str, hub: Path, protocol: str, work: Path, runs: int) -> dict:
 
 def bench_size(count: int, runs: int, work: Path) -> dict:
     from tasks.reconcile.run import run_spoke
-    from tests.orthanc_support import PASSWORD, USER, Orthanc
-    from tests.pacs_support import pacs_hub
+    from tests.support.orthanc import PASSWORD, USER, Orthanc
+    from tests.support.pacs import pacs_hub
 
     os.environ.update(NORTH_PACS_USER=USER, NORTH_PACS_PASSWORD=PASSWORD)
     folder = work / f"size-{count}"

@@ -1,7 +1,7 @@
 """Detection precision and recall: cc records found vs the ground truth, as multisets.
 
 A record is compared as (kind, status, source studies, target studies, attributes), the key
-tests/detection_support.py uses; a found record matches at most one expected record.
+tests/support/detection.py uses; a found record matches at most one expected record.
 """
 
 from __future__ import annotations

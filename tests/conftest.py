@@ -7,8 +7,21 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+from tasks.prefect_env import set_prefect_defaults
+
+set_prefect_defaults()  # before any test module imports Prefect
+
+# Each folder's tests carry its marker: `pytest -m "not flows"` skips the Prefect harness.
+FOLDER_MARKERS = {"integration": "integration", "flows": "flows"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the folder it lives in (tests/integration/, tests/flows/)."""
+    here = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(here).parts[0]
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +69,7 @@ def hub(tmp_path, sample_drops):
 def archived(tmp_path_factory, sample_drops) -> Path:
     """A hub that archived the sample spoke north once; tests work on private copies.
 
-    Copies (tests.detection_support.copy_hub) take its nearline volume along: the catalog
+    Copies (tests.support.detection.copy_hub) take its nearline volume along: the catalog
     names volumes, so each copy reads and writes its own.
     """
     from tasks.config import add_spoke, init_config, load_config
@@ -72,7 +85,7 @@ def archived(tmp_path_factory, sample_drops) -> Path:
 @pytest.fixture(scope="session")
 def pacs_credentials():
     """The test PACS's credentials, in the environment variables the hub's spoke names."""
-    from tests.orthanc_support import PASSWORD, USER
+    from tests.support.orthanc import PASSWORD, USER
 
     saved = {name: os.environ.get(name) for name in ("NORTH_PACS_USER", "NORTH_PACS_PASSWORD")}
     os.environ.update(NORTH_PACS_USER=USER, NORTH_PACS_PASSWORD=PASSWORD)
@@ -87,7 +100,7 @@ def pacs_credentials():
 @pytest.fixture(scope="session")
 def orthanc(tmp_path_factory, pacs_credentials):
     """A real Orthanc spoke PACS for the whole session; tests load it with `orthanc_north`."""
-    from tests.orthanc_support import Orthanc
+    from tests.support.orthanc import Orthanc
 
     server = Orthanc(tmp_path_factory.mktemp("orthanc")).start()
     yield server
@@ -97,7 +110,7 @@ def orthanc(tmp_path_factory, pacs_credentials):
 @pytest.fixture
 def orthanc_north(orthanc, sample_sources):
     """Orthanc holding three of north's sample studies (the same UIDs every time)."""
-    from tests.pacs_support import pacs_files
+    from tests.support.pacs import pacs_files
 
     orthanc.reset()
     orthanc.upload(pacs_files(sample_sources["north"]))
@@ -108,7 +121,7 @@ def orthanc_north(orthanc, sample_sources):
 def pacs_templates(tmp_path_factory, orthanc, sample_sources) -> dict[str, Path]:
     """Per protocol, a hub that archived north from Orthanc once; tests copy it."""
     from tasks.reconcile.run import run_spoke
-    from tests.pacs_support import PROTOCOLS, pacs_files, pacs_hub
+    from tests.support.pacs import PROTOCOLS, pacs_files, pacs_hub
 
     orthanc.reset()
     orthanc.upload(pacs_files(sample_sources["north"]))

@@ -11,7 +11,7 @@ from catalog.changes import list_changes
 from flows.reconcile import nightly_reconcile
 from tasks.config import add_spoke, init_config, load_config
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import catalog_view
+from tests.support.detection import catalog_view
 
 SPOKES = ("north", "south")
 

@@ -7,8 +7,8 @@ from prefect.blocks.system import Secret
 
 from catalog.errors import ConfigInvalid
 from flows.reconcile import reconcile_spoke
-from tests.orthanc_support import PASSWORD, USER
-from tests.pacs_support import PACS_INSTANCES, pacs_hub
+from tests.support.orthanc import PASSWORD, USER
+from tests.support.pacs import PACS_INSTANCES, pacs_hub
 
 pytestmark = pytest.mark.flows
 NO_ENV = {"username_env": None, "password_env": None}

@@ -11,7 +11,7 @@ from rich.console import Console
 from flows.demo import run_demo
 from tasks.config import load_config
 from tasks.reports.html import write_html
-from tests.privacy_support import captured_logs, demographics, leaks, server_texts
+from tests.support.privacy import captured_logs, demographics, leaks, server_texts
 
 
 def test_the_demo_writes_no_patient_demographics_anywhere_a_person_reads(tmp_path, capfd):

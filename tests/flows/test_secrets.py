@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from flows.cli.main import app
 from tasks.config import init_config, set_spoke
-from tests.privacy_support import captured_logs, server_texts
+from tests.support.privacy import captured_logs, server_texts
 
 USER, PASSWORD = "hub-reader", "Pw-7f3a9c1e-not-for-logs"
 

@@ -14,8 +14,8 @@ from catalog import errors
 from tasks.config import add_spoke, init_config, load_config
 from tasks.nearline.volume_check import scan_tar
 from tasks.reconcile.run import run_spoke
-from tests.bad_inputs_support import CORPUS, Expect, case_names, load_expect, materialise
-from tests.detection_support import copy_hub, export, file_hashes, nearline_files
+from tests.support.bad_inputs import CORPUS, Expect, case_names, load_expect, materialise
+from tests.support.detection import copy_hub, export, file_hashes, nearline_files
 
 HUB_GENERATED_AT = "2026-01-01T00:00:00Z"  # the corpus's drops are newer, stale_manifest older
 
@@ -54,7 +54,7 @@ def test_the_corpus_has_at_least_25_cases_each_with_a_known_expectation():
 
 
 def test_every_case_the_corpus_writer_knows_is_committed_and_none_other():
-    from tests.bad_corpus_cases import CASES
+    from tests.support.bad_corpus_cases import CASES
 
     assert sorted(case.case for case in CASES) == case_names()
 

@@ -15,8 +15,8 @@ from tasks.nearline.rebuild import read_tar, rebuild_catalog
 from tasks.nearline.tars import INDEX_NAME
 from tasks.nearline.volume_check import list_tars, read_headers
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import copy_hub, nearline_files, split_delete_correct
-from tests.nearline_safety_support import changed_studies, cli, retrieved, studies
+from tests.support.detection import copy_hub, nearline_files, split_delete_correct
+from tests.support.nearline_safety import changed_studies, cli, retrieved, studies
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from catalog import open_catalog
 from catalog.nearline import spoke_summary
 from tasks.nearline.archive import stage_batch
 from tasks.reconcile.run import commit_run, new_run, plan_run, run_spoke, stage_manifest
-from tests.detection_support import catalog_view
+from tests.support.detection import catalog_view
 
 
 def staged_run(config, spoke: str):

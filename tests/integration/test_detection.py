@@ -6,7 +6,7 @@ import pytest
 
 import simulator as sim
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import (
+from tests.support.detection import (
     catalog_view,
     copy_hub,
     drop_view,

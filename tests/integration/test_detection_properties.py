@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import simulator as sim
 from tasks.manifest.build import write_manifest
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import (
+from tests.support.detection import (
     catalog_view,
     copy_hub,
     drop_view,

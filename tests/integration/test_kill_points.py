@@ -20,8 +20,8 @@ from catalog import open_catalog
 from catalog.faults import RETRIEVE_POINTS, RUN_POINTS
 from tasks.config import add_spoke, load_config
 from tasks.nearline.verify import verify_nearline
-from tests.detection_support import split_delete_correct
-from tests.kill_support import Runner, catalog_export, nearline_content
+from tests.support.detection import split_delete_correct
+from tests.support.kill import Runner, catalog_export, nearline_content
 
 COMMITTED_AT = RUN_POINTS.index("committed")  # from here on the run's changes are in the catalog
 # Every run point once, and the rename of the second TAR: the first is in place, the rest not.

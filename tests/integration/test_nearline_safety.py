@@ -19,8 +19,8 @@ from catalog.errors import NearlineUnsafe
 from tasks.nearline.verify import verify_nearline
 from tasks.nearline.volumes import MARKER
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import copy_hub, nearline_files
-from tests.nearline_safety_support import cli, edit_config, retrieved, studies
+from tests.support.detection import copy_hub, nearline_files
+from tests.support.nearline_safety import cli, edit_config, retrieved, studies
 
 
 @pytest.fixture

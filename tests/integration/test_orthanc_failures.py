@@ -10,9 +10,9 @@ import pytest
 from catalog.errors import SpokeUnavailable
 from tasks.config import load_config, set_spoke
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import export
-from tests.orthanc_support import Orthanc, Proxy, free_port
-from tests.pacs_support import pacs_files, pacs_hub, spoke_body
+from tests.support.detection import export
+from tests.support.orthanc import Orthanc, Proxy, free_port
+from tests.support.pacs import pacs_files, pacs_hub, spoke_body
 
 pytestmark = pytest.mark.integration
 

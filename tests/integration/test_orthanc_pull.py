@@ -17,10 +17,10 @@ from tasks.config import init_config, load_config
 from tasks.manifest.build import build_drop
 from tasks.manifest.drop_read import read_drop
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import records_of_run
-from tests.orthanc_ops import delete_instance, store_new_study, studies_by_patient
-from tests.orthanc_support import HUB_AET, ORTHANC_AET, PASSWORD, USER
-from tests.pacs_support import PACS_INSTANCES, PROTOCOLS, pacs_files, pacs_hub
+from tests.support.detection import records_of_run
+from tests.support.orthanc import HUB_AET, ORTHANC_AET, PASSWORD, USER
+from tests.support.orthanc_ops import delete_instance, store_new_study, studies_by_patient
+from tests.support.pacs import PACS_INSTANCES, PROTOCOLS, pacs_files, pacs_hub
 
 pytestmark = pytest.mark.integration
 IDENTITY = ("sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id",

@@ -9,11 +9,11 @@ import pytest
 
 from tasks.config import load_config, set_spoke
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import records_of_run
-from tests.orthanc_ops import OPERATIONS, store_secondary_capture
-from tests.orthanc_support import Proxy
-from tests.pacs_support import PACS_INSTANCES, PROTOCOLS, spoke_body
-from tests.retrieve_support import contents, retrieve_all
+from tests.support.detection import records_of_run
+from tests.support.orthanc import Proxy
+from tests.support.orthanc_ops import OPERATIONS, store_secondary_capture
+from tests.support.pacs import PACS_INSTANCES, PROTOCOLS, spoke_body
+from tests.support.retrieve import contents, retrieve_all
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from catalog.changes import list_changes
 from tasks.config import add_spoke, init_config, load_config, read_document, write_document
 from tasks.manifest.build import write_manifest
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import catalog_view
+from tests.support.detection import catalog_view
 
 
 def hub_with_north(tmp_path, sample_drops, ownership="warn"):

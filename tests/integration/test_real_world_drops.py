@@ -20,7 +20,7 @@ from tasks.manifest import build as manifest_build
 from tasks.manifest.drop_read import read_drop, read_rejected
 from tasks.reconcile.run import run_spoke
 from tasks.reports.tables import run_summary, write_reports
-from tests.support import uid
+from tests.support.builders import uid
 
 STUDY, SERIES = uid("real-world", "study"), uid("real-world", "series")
 LONG_DESCRIPTION = "CT THORAX ABDOMEN PELVIS WITH CONTRAST, ARTERIAL AND PORTAL VENOUS PHA"

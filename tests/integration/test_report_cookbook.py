@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from catalog import open_catalog
-from tests.report_support import report_scenario  # noqa: F401  (session fixture)
+from tests.support.report import report_scenario  # noqa: F401  (session fixture)
 
 DOC = Path(__file__).parents[2] / "docs" / "reports.md"
 ENTRY = re.compile(r"^### (\d+)\. (.+?)\n.*?```sql\n(.*?)```", re.S | re.M)

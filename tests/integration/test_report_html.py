@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from flows.cli.main import app
 from simulator.samples import PATIENTS
 from tasks.reports.html import CHART_TITLES
-from tests.report_support import report_scenario  # noqa: F401  (session fixture)
+from tests.support.report import report_scenario  # noqa: F401  (session fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is missing")

@@ -22,7 +22,7 @@ from flows.cli.main import app
 from tasks.config import load_config
 from tasks.reconcile.run import run_spoke
 from tasks.reports.tables import clean_temporaries, write_reports
-from tests.report_support import report_scenario  # noqa: F401  (session fixture)
+from tests.support.report import report_scenario  # noqa: F401  (session fixture)
 
 ROOT = Path(__file__).parents[2]
 runner = CliRunner()

@@ -17,9 +17,9 @@ from tasks.config import add_spoke, init_config, load_config
 from tasks.nearline.tars import read_member
 from tasks.reconcile.run import run_spoke
 from tasks.retrieve.study import export_to_folder, plan_study, retrieve_study, tar_of
-from tests.detection_support import copy_hub
 from tests.integration.test_detection import CONVENTIONS, OPERATIONS
-from tests.retrieve_support import (
+from tests.support.detection import copy_hub
+from tests.support.retrieve import (
     contents,
     dciodvfy_errors,
     reconcile,

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 import simulator as sim
 from flows.cli.main import app
-from tests.detection_support import copy_hub
-from tests.retrieve_support import reconcile
-from tests.support import system_tool
+from tests.support.builders import system_tool
+from tests.support.detection import copy_hub
+from tests.support.retrieve import reconcile
 
 
 def free_port() -> int:

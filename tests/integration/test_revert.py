@@ -11,8 +11,8 @@ from catalog.changes import list_changes
 from flows.cli.main import app
 from tasks.config import add_spoke, load_config
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import catalog_view, copy_hub
 from tests.integration.test_detection import OPERATIONS
+from tests.support.detection import catalog_view, copy_hub
 
 runner = CliRunner()
 REVERTIBLE = [

@@ -13,7 +13,7 @@ from catalog.review import open_reviews, resolve_study
 from flows.cli.main import app
 from tasks.config import add_spoke, init_config, load_config
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import catalog_view, drop_view
+from tests.support.detection import catalog_view, drop_view
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ import simulator as sim
 from catalog.errors import MassDeletionBlocked
 from tasks.config import add_spoke, load_config
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import (
+from tests.support.detection import (
     catalog_view,
     copy_hub,
     export,

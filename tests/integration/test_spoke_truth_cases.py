@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from catalog.errors import SpokesyncError
-from tests.pacs_support import spoke_body
+from tests.support.pacs import spoke_body
 from tests.truth.compare import by_sop, differences, files_of
 from tests.truth.hub import Hub
 from tests.truth.objects import read

@@ -22,7 +22,7 @@ from tasks.nearline.volume_check import read_headers
 from tasks.reconcile.run import run_spoke
 from tasks.retrieve.study import plan_study, tar_of
 from tests.integration.test_retrieve_storescp import storescp  # noqa: F401  a fixture
-from tests.support import flip_byte
+from tests.support.builders import flip_byte
 
 STRAY_SERIES = "2.25.999"
 

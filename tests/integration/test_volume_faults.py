@@ -14,8 +14,8 @@ from tasks.nearline.verify import verify_nearline
 from tasks.nearline.volume_check import list_partials, list_tars
 from tasks.nearline.volumes import stage_on_a_volume
 from tasks.reconcile.run import run_spoke
-from tests.detection_support import copy_hub, export, nearline_files
-from tests.nearline_safety_support import Tmpfs, cli, edit_config
+from tests.support.detection import copy_hub, export, nearline_files
+from tests.support.nearline_safety import Tmpfs, cli, edit_config
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 
-from tests.support import uid
+from tests.support.builders import uid
 from tests.truth import objects
 from tests.truth.compare import by_sop
 

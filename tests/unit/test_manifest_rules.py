@@ -10,7 +10,7 @@ import pytest
 
 from catalog.errors import ManifestInvalid
 from tasks.manifest.drop_read import read_drop
-from tests.support import rows, table, uid, write_drop
+from tests.support.builders import rows, table, uid, write_drop
 
 
 def refused(drop, spoke="north") -> ManifestInvalid:

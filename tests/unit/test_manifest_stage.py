@@ -8,7 +8,7 @@ import pytest
 from catalog.errors import ManifestInvalid
 from tasks.manifest import stage as manifest_stage
 from tasks.manifest.drop_read import read_drop
-from tests.support import rows, table, write_drop
+from tests.support.builders import rows, table, write_drop
 
 
 @pytest.fixture(autouse=True)

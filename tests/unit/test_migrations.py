@@ -62,7 +62,7 @@ def test_a_failing_migration_leaves_no_record(tmp_path, monkeypatch):
 def test_every_named_sql_block_parses(tmp_path):
     from catalog.detect import pair
     from catalog.queries import _all_blocks
-    from tests.support import table
+    from tests.support.builders import table
 
     staged_elsewhere = (
         "staged_",

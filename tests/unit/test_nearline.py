@@ -31,7 +31,7 @@ from tasks.nearline.volume_check import (
     scan_tar,
     verify_volume,
 )
-from tests.support import flip_byte
+from tests.support.builders import flip_byte
 
 STUDY = "1.2.826.0.1.3680043.8.498.1"
 SERIES = "1.2.826.0.1.3680043.8.498.1.1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.privacy_support import demographics, forms, leaks
+from tests.support.privacy import demographics, forms, leaks
 
 
 def test_a_patient_is_searched_as_every_form_of_name_date_and_id():

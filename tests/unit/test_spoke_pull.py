@@ -15,7 +15,7 @@ from tasks.manifest.drop_read import read_drop
 from tasks.manifest.fingerprints import fingerprint_file
 from tasks.spokes.pull import pull_drop
 from tasks.spokes.source import LISTED_COLUMNS, StudyRef, listing_of, object_path
-from tests.support import uid
+from tests.support.builders import uid
 
 STUDY, OTHER = uid("study", 1), uid("study", 2)
 

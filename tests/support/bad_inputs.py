@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-CORPUS = Path(__file__).parent / "data" / "bad"
+CORPUS = Path(__file__).parents[1] / "data" / "bad"
 TEN_MB = 10 * 1024 * 1024
 
 

@@ -16,7 +16,7 @@ from pydicom.uid import generate_uid
 from simulator.objects import presentation_state, secondary_capture
 from tasks.manifest.dicom_headers import TEXT_COLUMNS, manifest_row
 from tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
-from tests.orthanc_support import Orthanc
+from tests.support.orthanc import Orthanc
 
 STUDY_KEYWORDS = [TEXT_COLUMNS[c] for c in PATIENT_COLUMNS + STUDY_COLUMNS]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tests.bad_inputs_support import Expect
-from tests.support import uid
+from tests.support.bad_inputs import Expect
+from tests.support.builders import uid
 
 STUDY, SERIES = uid("bad", "study"), uid("bad", "series")
 SOPS = tuple(uid("bad", "sop", n) for n in range(3))

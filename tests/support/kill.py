@@ -1,10 +1,10 @@
 """Helpers for the kill-point tests: a process that runs reconciles and retrievals to be killed,
 and the catalog and nearline as comparable values.
 
-`python -m tests.kill_support serve` imports the hub's code once, then forks one child per
+`python -m tests.support.kill serve` imports the hub's code once, then forks one child per
 command it reads (a JSON line) and answers with the child's exit status: every child is a real
 process that runs a real reconcile or retrieval and can be SIGKILLed, without paying Prefect's
-import time again for each kill point. `python -m tests.kill_support reconcile CONFIG SPOKE`
+import time again for each kill point. `python -m tests.support.kill reconcile CONFIG SPOKE`
 runs one command directly.
 """
 
@@ -24,7 +24,7 @@ from catalog.faults import KILL_ENV, MARK_ENV
 from tasks.nearline.tars import INDEX_NAME, read_member
 from tasks.nearline.volume_check import list_partials, list_tars, scan_tar
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUN_ID = re.compile(r"\b[a-z0-9_]+-\d{8}T\d{6}-[0-9a-f]{6}\b")
 # Set by the clock of the run that wrote them; two clean runs of the same drop differ only here.
 TIME_COLUMNS = {"started_at", "finished_at", "created_at", "decided_at", "detected_at", "since"}
@@ -99,7 +99,7 @@ class Runner:
         env = os.environ | {"PYTHONPATH": str(ROOT)}
         env.pop(KILL_ENV, None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.kill_support", "serve"],
+            [sys.executable, "-m", "tests.support.kill", "serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=ROOT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.config import init_config, load_config, set_spoke
-from tests.orthanc_support import HUB_AET, ORTHANC_AET, Orthanc
+from tests.support.orthanc import HUB_AET, ORTHANC_AET, Orthanc
 
 PROTOCOLS = ("dicomweb", "dimse")
 # Three of north's studies, the first five objects of each series (37 in all): two studies of

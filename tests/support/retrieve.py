@@ -18,7 +18,7 @@ from tasks.config import add_spoke, load_config
 from tasks.manifest.dicom_headers import manifest_row
 from tasks.reconcile.run import run_spoke
 from tasks.retrieve.study import retrieve_study
-from tests.detection_support import catalog_view, copy_hub
+from tests.support.detection import catalog_view, copy_hub
 
 _HISTORY = 0x04000561
 _UID_TOKEN = re.compile(r"\b\d+(?:\.\d+){2,}\b")

@@ -1,4 +1,6 @@
-"""Writes the committed bad-input corpus under tests/data/bad/ (`python -m tests.bad_corpus`).
+"""Writes the committed bad-input corpus under tests/data/bad/.
+
+    python -m tests.support.bad_corpus
 
 Every case is a small but real drop: three tiny CT objects of one new study, their manifest,
 and one thing broken the way a spoke's PACS administrator could break it. Each case folder
@@ -20,9 +22,9 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.uid import ExplicitVRLittleEndian
 
 from tasks.manifest.schema import MANIFEST_SCHEMA
-from tests.bad_corpus_cases import CASES, SERIES, SOPS, STUDY, Case
+from tests.support.bad_corpus_cases import CASES, SERIES, SOPS, STUDY, Case
 
-CORPUS = Path(__file__).parent / "data" / "bad"
+CORPUS = Path(__file__).parents[1] / "data" / "bad"
 CT = "1.2.840.10008.5.1.4.1.1.2"
 GENERATED_AT = "2026-11-27T23:00:00Z"  # later than the test hub's last north manifest
 

@@ -18,7 +18,7 @@ from catalog import open_catalog
 from tasks.config import read_document, write_document
 from tasks.retrieve.study import retrieve_study
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))
 
 
