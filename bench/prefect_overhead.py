@@ -32,9 +32,10 @@ from bench.synthetic import ensure_catalog, ensure_drop, label
 from bench.timing import answer_child, machine, medians, run_child, write_result
 
 MODES = ("bare", "prefect")
-# Prefect offline, as the Makefile sets it for every command
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# Prefect offline, as every entry point sets it
+from tasks.prefect_env import set_prefect_defaults  # noqa: E402
+
+set_prefect_defaults()
 
 
 def bare(config_file: Path) -> dict:

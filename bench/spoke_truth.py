@@ -14,14 +14,15 @@ something, objects `spokesync retrieve` sends unlike the spoke's files, refused 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+from tasks.prefect_env import set_prefect_defaults  # noqa: E402
+
+set_prefect_defaults()
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 

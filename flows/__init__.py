@@ -1,3 +1,5 @@
 """Prefect flows that order tasks, the command line, and configuration."""
 
-import tasks  # noqa: F401  (sets Prefect's offline defaults before Prefect is imported)
+from tasks.prefect_env import set_prefect_defaults
+
+set_prefect_defaults()  # the entry layer: before any flow module imports Prefect
