@@ -144,6 +144,46 @@ def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) 
     return queries.dicts(con, name, params)
 
 
+def study_facts(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per study in scope or in the manifest: known to the catalog? reported? what stays?"""
+    return rows(con, "study_facts")
+
+
+def move_edges(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Catalog study → manifest study, for instances (and copies) that changed study."""
+    return rows(con, "move_edges")
+
+
+def renamed_in_place(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Studies whose instances stayed but got new SOP or series UIDs."""
+    return rows(con, "renamed_in_place")
+
+
+def gone_by_study(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Deleted instances per study and reason, with the spokes that own them, for DELETE records."""
+    return rows(con, "gone_by_study")
+
+
+def new_by_study(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """New objects per study, for NEW_OBJECTS records."""
+    return rows(con, "new_by_study")
+
+
+def ambiguous_groups(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Each ambiguous fingerprint with the studies it touches on both sides."""
+    return rows(con, "ambiguous_groups")
+
+
+def stale_found(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The stale copies this run found, for the report table."""
+    return rows(con, "stale_found")
+
+
+def counts_for_guard(con: duckdb.DuckDBPyConnection) -> dict:
+    """Instances the plan deletes, and instances in scope, for the mass-deletion guard."""
+    return rows(con, "counts_for_guard")[0]
+
+
 def attribute_changes(
     con: duckdb.DuckDBPyConnection, study_pairs: list[tuple[str, str]]
 ) -> tuple[list[dict], list[dict]]:

@@ -1,6 +1,6 @@
 -- name: manifest_group_screen
 -- Might the staged manifest list a SOP instance twice, a series in two studies or a study under
--- two patients? Grouped on 64-bit hashes: a collision only sends tasks/manifest_rules.py to look.
+-- two patients? Grouped on 64-bit hashes: a collision only sends tasks/manifest/rules.py to look.
 select
   exists (
     select 1 from staged_manifest group by hash(sop_instance_uid) having count(*) > 1

@@ -21,13 +21,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog import queries
 from catalog.errors import ManifestInvalid
+from catalog.stage import screen_shows_repeats
 from tasks.manifest import rules as manifest_rules
 from tasks.manifest.drop_read import (
     check_object_uris,
@@ -49,7 +48,6 @@ CHECKERS = 2  # threads checking batches
 CHECKS_AHEAD = 3  # batches checked ahead of the writer: bounds memory
 STAGED_SCHEMA = MANIFEST_SCHEMA.append(pa.field("row_id", pa.int64()))
 GROUP_COLUMNS = ["sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id"]
-SCREEN_MEMORY = "1GB"  # DuckDB's share while it groups the staged file (it spills past this)
 QUALITY_FILE, REJECTED_FILE = "data_quality.parquet", "rejected.parquet"  # beside the staged
 
 
@@ -169,13 +167,6 @@ def _check_groups(staged: Path, file: str, rows: int) -> None:
     A manifest of one batch or less is checked in Arrow straight away (a DuckDB connection
     costs more than its group-bys).
     """
-    if rows > BATCH_ROWS and not _screen_shows_repeats(staged):
+    if rows > BATCH_ROWS and not screen_shows_repeats(staged):
         return
     manifest_rules.check_groups(pq.read_table(staged, columns=GROUP_COLUMNS), file)
-
-
-def _screen_shows_repeats(staged: Path) -> bool:
-    spill = str(staged.parent / "screen.tmp")
-    with duckdb.connect(config={"memory_limit": SCREEN_MEMORY, "temp_directory": spill}) as con:
-        con.read_parquet(str(staged)).create_view("staged_manifest")
-        return any(queries.run(con, "manifest_group_screen").fetchone())

@@ -74,8 +74,41 @@ def build_plan(
 ) -> Plan:
     """Pair the manifest with the catalog and decide every record, without changing anything."""
     sql_detect.pair(con, manifest, deletions, spoke, domain, deletions_file, incomplete)
-    facts = {r["study"]: StudyFact(**r) for r in sql_detect.rows(con, "study_facts")}
-    edges = [Edge(**r) for r in sql_detect.rows(con, "move_edges")]
+    facts = {r["study"]: StudyFact(**r) for r in sql_detect.study_facts(con)}
+    d = _decide(con, facts, spoke, ownership, reidentified_study)
+    members = sql_detect.members(
+        con, _edge_records(d.book), _study_records(d.book), _ambiguous_records(d.fingerprint_rec)
+    )
+    guard = sql_detect.counts_for_guard(con)
+    return Plan(
+        _records(d.book, members),
+        members,
+        _attributes(d.book, d.study_changes, d.series_changes, d.reidentified),
+        guard["deleting"],
+        guard["in_scope"],
+        pa.Table.from_pylist(sql_detect.stale_found(con), schema=STALE_SCHEMA),
+        _values(con, d.book),
+    )
+
+
+@dataclass
+class _Decided:
+    book: RecordBook
+    study_changes: list[dict]
+    series_changes: list[dict]
+    reidentified: set[tuple[str, str]]
+    fingerprint_rec: dict[str, int]
+
+
+def _decide(
+    con: duckdb.DuckDBPyConnection,
+    facts: dict[str, StudyFact],
+    spoke: str,
+    ownership: str,
+    reidentified_study: str,
+) -> _Decided:
+    """Every record of the run, in the order DESIGN §4 decides them (pure but for the reads)."""
+    edges = [Edge(**r) for r in sql_detect.move_edges(con)]
     shapes = [detect.shape_of(g, facts) for g in detect.components(edges)]
     study_pairs = [(s, s) for s, f in facts.items() if f.in_catalog and f.reported]
     study_pairs += [(k[1][0], k[2][0]) for k in shapes if k[0] == detect.REIDENTIFY]
@@ -90,26 +123,13 @@ def build_plan(
             if record.kind == Kind.UID_FIX:
                 record.status = detect.APPLIED
     detect.plan_attributes(book, study_changes, series_changes, reidentified)
-    renamed = sql_detect.rows(con, "renamed_in_place")
-    _assign_renamed(book, renamed)
-    detect.plan_deletions(book, sql_detect.rows(con, "gone_by_study"), spoke)
-    detect.plan_new(book, sql_detect.rows(con, "new_by_study"))
-    fingerprint_rec = detect.plan_ambiguous(book, sql_detect.rows(con, "ambiguous_groups"))
+    _assign_renamed(book, sql_detect.renamed_in_place(con))
+    detect.plan_deletions(book, sql_detect.gone_by_study(con), spoke)
+    detect.plan_new(book, sql_detect.new_by_study(con))
+    fingerprint_rec = detect.plan_ambiguous(book, sql_detect.ambiguous_groups(con))
     detect.apply_ownership(book, facts, spoke, ownership)
     book.records = [p for p in book.records if not _already_waiting(con, p)]
-    members = sql_detect.members(
-        con, _edge_records(book), _study_records(book), _ambiguous_records(fingerprint_rec)
-    )
-    guard = sql_detect.rows(con, "counts_for_guard")[0]
-    return Plan(
-        _records(book, members),
-        members,
-        _attributes(book, study_changes, series_changes, reidentified),
-        guard["deleting"],
-        guard["in_scope"],
-        pa.Table.from_pylist(sql_detect.rows(con, "stale_found"), schema=STALE_SCHEMA),
-        _values(con, book),
-    )
+    return _Decided(book, study_changes, series_changes, reidentified, fingerprint_rec)
 
 
 def _assign_renamed(book: RecordBook, renamed: list[dict]) -> None:
@@ -212,31 +232,30 @@ def _attributes(
     rows = []
     for c in study_changes:
         rec = rec_of_pair.get((c["source"], c["target"]))
-        entity = c["target"]
-        rows.append(
-            {
-                "rec": rec,
-                "level": c["level"],
-                "entity": entity,
-                "study": c["target"],
-                "attribute": c["attribute"],
-                "old": _text(c["old"]),
-                "new": _text(c["new"]),
-            }
-        )
-    for c in series_changes:
-        rows.append(
-            {
-                "rec": rec_of_series[c["series"]],
-                "level": "series",
-                "entity": c["series"],
-                "study": c["study"],
-                "attribute": c["attribute"],
-                "old": c["old"],
-                "new": c["new"],
-            }
-        )
+        rows.append(_attribute_row(rec, c["level"], c["target"], c["target"], c, True))
+    rows += [
+        _attribute_row(rec_of_series[c["series"]], "series", c["series"], c["study"], c, False)
+        for c in series_changes
+    ]
     return pa.Table.from_pylist([r for r in rows if r["rec"] is not None], schema=ATTRIBUTE_SCHEMA)
+
+
+def _attribute_row(
+    rec: int | None, level: str, entity: str, study: str, change: dict, as_text: bool
+) -> dict:
+    """One changed attribute: a study pair's values as text, a series' values as read."""
+    old, new = change["old"], change["new"]
+    if as_text:
+        old, new = _text(old), _text(new)
+    return {
+        "rec": rec,
+        "level": level,
+        "entity": entity,
+        "study": study,
+        "attribute": change["attribute"],
+        "old": old,
+        "new": new,
+    }
 
 
 def _values(con: duckdb.DuckDBPyConnection, book: RecordBook) -> pa.Table:

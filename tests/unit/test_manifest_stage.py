@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
+from catalog import stage as catalog_stage
 from catalog.errors import ManifestInvalid
 from tasks.manifest import stage as manifest_stage
 from tasks.manifest.drop_read import read_drop
@@ -64,7 +65,7 @@ def test_a_hash_collision_in_the_screen_refuses_nothing(tmp_path, monkeypatch):
         def fetchone(self):
             return (True, True, True)  # as if 64-bit hashes had collided everywhere
 
-    monkeypatch.setattr(manifest_stage.queries, "run", lambda *args: Screen())
+    monkeypatch.setattr(catalog_stage.queries, "run", lambda *args: Screen())
     count, staged = stage(write_drop(tmp_path / "drop", rows(14, studies=2)), tmp_path)
     assert count == 14 and pq.read_metadata(staged).num_rows == 14
 
