@@ -103,6 +103,16 @@ def markdown(f: dict, *, messy: bool, seconds: float, command: str) -> str:
         f"| nights whose rerun created a record | {f['rerun_nights']} "
         f"({f['rerun_records']} records) | 0 |",
         "",
+        *_details(f),
+    ]
+    for op, night in sorted(f["alone"].items()):
+        lines.append(f"- **{op}**: {night.problems()[0][:400]}")
+    return "\n".join(lines) + "\n"
+
+
+def _details(f: dict) -> list[str]:
+    """The report's sections after its figures: per kind, per operation, what differed."""
+    return [
         "## cc records per kind (kind, status, source and target studies)",
         "",
         table(f["per_kind"]),
@@ -125,9 +135,6 @@ def markdown(f: dict, *, messy: bool, seconds: float, command: str) -> str:
         "as the only operation of the first night after the archive; its first problem:",
         "",
     ]
-    for op, night in sorted(f["alone"].items()):
-        lines.append(f"- **{op}**: {night.problems()[0][:400]}")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -74,20 +74,7 @@ def apply_plan(
 
     `fail_after` names a step after which to raise, to prove the transaction is atomic.
     """
-    manifest = plan.manifest
-    staged = {
-        "staged_manifest": (
-            con.read_parquet(str(manifest)) if isinstance(manifest, Path) else manifest
-        ),
-        "plan_records": plan.records,
-        "plan_members": plan.members,
-        "plan_attributes": plan.attributes,
-        "staged_objects": plan.stored,
-        "plan_stale": plan.stale,
-        "plan_values": plan.values,
-    }
-    for name, table in staged.items():
-        con.register(name, table)
+    staged = _register_plan(con, plan)
     params = {"run_id": run.run_id, "spoke": run.spoke, "domain": run.patient_domain or run.spoke}
     try:
         queries.run_script(con, "stage_manifest", params)  # as detection read it
@@ -95,15 +82,7 @@ def apply_plan(
             kill_point("transaction-begun")
             written = _insert_records(con, run, plan.records, now)
             kill_point("cc-records-inserted")
-            queries.run_script(con, "stage_applied", params)
-            for step in APPLY_STEPS:
-                if step == "settle_values":
-                    values.settle_from_manifest(con, params)
-                else:
-                    queries.run(con, step, params)
-                if step == fail_after:
-                    raise RuntimeError(f"injected failure after {step}")
-            queries.run_script(con, "close_emptied", params)
+            _apply_steps(con, params, fail_after)
             queries.run(con, "insert_stale_copies", params | {"now": now})
             insert_run(
                 con,
@@ -120,6 +99,38 @@ def apply_plan(
         for name in (*staged, "rec_seq"):
             con.unregister(name)
     return written
+
+
+def _register_plan(con: duckdb.DuckDBPyConnection, plan: PlanTables) -> list[str]:
+    """Register the plan's tables (and the staged manifest) under the names the SQL reads."""
+    manifest = plan.manifest
+    staged = {
+        "staged_manifest": (
+            con.read_parquet(str(manifest)) if isinstance(manifest, Path) else manifest
+        ),
+        "plan_records": plan.records,
+        "plan_members": plan.members,
+        "plan_attributes": plan.attributes,
+        "staged_objects": plan.stored,
+        "plan_stale": plan.stale,
+        "plan_values": plan.values,
+    }
+    for name, table in staged.items():
+        con.register(name, table)
+    return list(staged)
+
+
+def _apply_steps(con: duckdb.DuckDBPyConnection, params: dict, fail_after: str | None) -> None:
+    """The applied records' changes to the catalog, step by step (APPLY_STEPS), in order."""
+    queries.run_script(con, "stage_applied", params)
+    for step in APPLY_STEPS:
+        if step == "settle_values":
+            values.settle_from_manifest(con, params)
+        else:
+            queries.run(con, step, params)
+        if step == fail_after:
+            raise RuntimeError(f"injected failure after {step}")
+    queries.run_script(con, "close_emptied", params)
 
 
 def _insert_records(

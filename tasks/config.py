@@ -15,7 +15,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from catalog.errors import ConfigInvalid
-from tasks.config_errors import check_spoke_id, problems
+from tasks.config_errors import check_spoke_id, named_volumes, problems
 
 CONFIG_ENV = "SPOKESYNC_CONFIG"
 CONFIG_NAME = "spokesync.toml"
@@ -216,26 +216,6 @@ def load_config(explicit: Path | None = None) -> Config:
         policies=document.policies,
         spokes={name: _spoke(file, name, body) for name, body in document.spokes.items()},
     )
-
-
-def named_volumes(file: Path, entries: list) -> dict[str, str]:
-    """`volumes = ["nearline/vol01"]` or `[[nearline.volumes]] name=…, path=…`, as {name: path}."""
-    named: dict[str, str] = {}
-    for entry in entries:
-        if isinstance(entry, dict) and set(entry) <= {"name", "path"} and "path" in entry:
-            name, path = entry.get("name") or Path(entry["path"]).name, entry["path"]
-        elif isinstance(entry, str):
-            name, path = Path(entry).name, entry
-        else:
-            raise ConfigInvalid(f"{file}, nearline.volumes: {entry!r} is neither a path nor "
-                                "a table with `path` (and `name`)")  # fmt: skip
-        if name in named:
-            raise ConfigInvalid(
-                f"{file}, nearline.volumes: two volumes are named {name!r}; give each a "
-                "distinct `name` (the catalog finds volumes by name)"
-            )
-        named[name] = path
-    return named
 
 
 def _spoke(file: Path, spoke_id: str, body: dict) -> SpokeConfig:

@@ -1,5 +1,6 @@
 """What is wrong with a spokesync.toml, said in one line: the key's dotted path, what was given,
-what is expected, and for a typo the closest known name."""
+what is expected, and for a typo the closest known name; and the checks the models cannot make
+(spoke ids, volume names)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,23 @@ def describe(value: object) -> str:
     kind = next((name for t, name in TOML_TYPES if isinstance(value, t)), type(value).__name__)
     shown = repr(value)
     return f"{kind} {shown[:57] + '...' if len(shown) > 60 else shown}"
+
+
+def named_volumes(file: Path, entries: list) -> dict[str, str]:
+    """`volumes = ["nearline/vol01"]` or `[[nearline.volumes]] name=…, path=…`, as {name: path}."""
+    named: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and set(entry) <= {"name", "path"} and "path" in entry:
+            name, path = entry.get("name") or Path(entry["path"]).name, entry["path"]
+        elif isinstance(entry, str):
+            name, path = Path(entry).name, entry
+        else:
+            raise ConfigInvalid(f"{file}, nearline.volumes: {entry!r} is neither a path nor "
+                                "a table with `path` (and `name`)")  # fmt: skip
+        if name in named:
+            raise ConfigInvalid(
+                f"{file}, nearline.volumes: two volumes are named {name!r}; give each a "
+                "distinct `name` (the catalog finds volumes by name)"
+            )
+        named[name] = path
+    return named

@@ -30,8 +30,9 @@ from tasks.manifest.dicom_headers import manifest_row
 from tasks.manifest.fingerprints import fingerprint_bytes
 from tasks.nearline.archive import STORED_SCHEMA
 from tasks.nearline.index import INDEX_COLUMNS, parse_index, spoke_of
+from tasks.nearline.listing import list_tars
 from tasks.nearline.tars import INDEX_NAME, SUMS_NAME, read_member
-from tasks.nearline.volume_check import list_tars, read_headers, read_sha256sums
+from tasks.nearline.volume_check import read_headers, read_sha256sums
 from tasks.nearline.volumes import Marker, read_marker, write_marker
 
 if TYPE_CHECKING:

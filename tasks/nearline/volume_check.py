@@ -10,17 +10,16 @@ import hashlib
 import os
 import re
 import tarfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from catalog.errors import NearlineCorrupt, NearlineUnsafe
 from tasks.manifest.rules import UID_PATTERN
+from tasks.nearline.listing import list_partials, list_set_aside, list_tars
 from tasks.nearline.tars import (
     BLOCK,
     CHUNK,
-    PARTIAL_MARK,
     SET_ASIDE,
     SUMS_NAME,
     MemberInfo,
@@ -157,36 +156,6 @@ def path_uids(relpath: str) -> tuple[str, ...]:
     if len(parts) != 6 or not all(_UID.fullmatch(p) for p in parts[3:5]):
         return ()
     return parts[3], parts[4]
-
-
-def list_tars(volume: Path) -> Iterator[str]:
-    """Yield the relpath of every published `*.tar` under a volume, in a stable order."""
-    yield from _walk(volume, lambda name: name.endswith(".tar"))
-
-
-def list_partials(volume: Path) -> Iterator[str]:
-    """Yield relpaths of temporary TARs a crash or an aborted stage left behind."""
-    yield from _walk(volume, lambda name: PARTIAL_MARK in name)
-
-
-def list_set_aside(volume: Path) -> Iterator[str]:
-    """Yield relpaths of the files the hub moved aside under `<volume>/orphans/`."""
-    aside = Path(volume) / SET_ASIDE
-    for rel in _walk(aside, lambda name: True, skip_aside=False):
-        yield f"{SET_ASIDE}/{rel}"
-
-
-def _walk(volume: Path, wanted: Callable[[str], bool], *, skip_aside=True) -> Iterator[str]:
-    """Walk a volume in sorted order, yielding POSIX relpaths of the files `wanted` accepts;
-    the folder of files moved aside is not part of the archive tree."""
-    volume = Path(volume)
-    for root, dirs, files in os.walk(volume):
-        dirs.sort()
-        if skip_aside and Path(root) == volume and SET_ASIDE in dirs:
-            dirs.remove(SET_ASIDE)  # os.walk's own list: the folder is skipped, not touched
-        for name in sorted(files):
-            if wanted(name):
-                yield (Path(root) / name).relative_to(volume).as_posix()
 
 
 def verify_volume(volume: Path, expected: dict[str, list[MemberInfo]]) -> list[Finding]:

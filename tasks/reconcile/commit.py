@@ -81,17 +81,7 @@ def commit_run(
         except BaseException:
             discard_all(batches)  # nothing was published yet: leave nearline as it was
             raise
-        tars = publish_all(batches)
-        records = apply_plan(
-            con,
-            state.record(),
-            plan,
-            now=datetime.now(UTC),
-            tars_written=tars,
-            fail_after=fail_after,
-        )
-        kill_point("committed")
-        mark_last_run(config, set(plan.stored.column("volume").to_pylist()), state.run_id)
+        tars, records = _publish_and_apply(con, config, state, batches, plan, fail_after)
     discard_pulled_objects(state)
     return summary(
         state,
@@ -100,6 +90,17 @@ def commit_run(
         records=records,
         bytes_archived=sum(plan.stored.column("size").to_pylist()),
     )
+
+
+def _publish_and_apply(con, config: Config, state: RunState, batches, plan, fail_after):
+    """Publish the staged TARs, apply the plan in one transaction, mark the volumes written."""
+    tars = publish_all(batches)
+    records = apply_plan(
+        con, state.record(), plan, now=datetime.now(UTC), tars_written=tars, fail_after=fail_after
+    )
+    kill_point("committed")
+    mark_last_run(config, set(plan.stored.column("volume").to_pylist()), state.run_id)
+    return tars, records
 
 
 def replan(

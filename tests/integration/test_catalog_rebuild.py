@@ -11,9 +11,10 @@ import pytest
 import simulator as sim
 from catalog import open_catalog
 from tasks.config import load_config
+from tasks.nearline.listing import list_tars
 from tasks.nearline.rebuild import read_tar, rebuild_catalog
 from tasks.nearline.tars import INDEX_NAME
-from tasks.nearline.volume_check import list_tars, read_headers
+from tasks.nearline.volume_check import read_headers
 from tasks.reconcile.run import run_spoke
 from tests.support.detection import copy_hub, nearline_files, split_delete_correct
 from tests.support.nearline_safety import changed_studies, cli, retrieved, studies

@@ -22,7 +22,7 @@ from catalog.changes import list_changes
 from catalog.faults import PAUSE_ENV, READY_ENV
 from catalog.nearline import spoke_summary
 from flows.cli.signals import alive, descendants
-from tasks.nearline.volume_check import list_partials
+from tasks.nearline.listing import list_partials
 
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))
 STOP_WITHIN_SECONDS = 10

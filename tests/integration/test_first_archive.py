@@ -14,8 +14,8 @@ from catalog import open_catalog
 from catalog.errors import ManifestInvalid, ObjectRefused
 from flows.cli.main import app
 from tasks.config import add_spoke, load_config
+from tasks.nearline.listing import list_tars
 from tasks.nearline.tars import read_member
-from tasks.nearline.volume_check import list_tars
 from tasks.reconcile.run import run_spoke
 
 

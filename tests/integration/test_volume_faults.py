@@ -9,9 +9,9 @@ import pytest
 from catalog import open_catalog
 from catalog.errors import NearlineUnwritable
 from tasks.config import load_config
+from tasks.nearline.listing import list_partials, list_tars
 from tasks.nearline.tars import stage_series_tar
 from tasks.nearline.verify import verify_nearline
-from tasks.nearline.volume_check import list_partials, list_tars
 from tasks.nearline.volumes import stage_on_a_volume
 from tasks.reconcile.run import run_spoke
 from tests.support.detection import copy_hub, export, nearline_files

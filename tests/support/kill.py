@@ -21,8 +21,9 @@ from pathlib import Path
 
 from catalog import open_catalog
 from catalog.faults import KILL_ENV, MARK_ENV
+from tasks.nearline.listing import list_partials, list_tars
 from tasks.nearline.tars import INDEX_NAME, read_member
-from tasks.nearline.volume_check import list_partials, list_tars, scan_tar
+from tasks.nearline.volume_check import scan_tar
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ID = re.compile(r"\b[a-z0-9_]+-\d{8}T\d{6}-[0-9a-f]{6}\b")

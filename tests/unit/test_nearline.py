@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from catalog.errors import NearlineCorrupt, NearlineUnsafe
+from tasks.nearline.listing import list_partials, list_tars
 from tasks.nearline.tars import (
     CHUNK,
     MemberInfo,
@@ -24,13 +25,7 @@ from tasks.nearline.tars import (
     stage_series_tar,
     tar_relpath,
 )
-from tasks.nearline.volume_check import (
-    list_partials,
-    list_tars,
-    read_sha256sums,
-    scan_tar,
-    verify_volume,
-)
+from tasks.nearline.volume_check import read_sha256sums, scan_tar, verify_volume
 from tests.support.builders import flip_byte
 
 STUDY = "1.2.826.0.1.3680043.8.498.1"
