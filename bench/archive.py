@@ -37,7 +37,7 @@ def prepare(work: Path, objects: int, matrix: int) -> Path:
     if (drop / "manifest.parquet").exists():
         return drop
     from bench.objects import write_ct_study
-    from tasks.manifest.build import build_drop
+    from spokesync.tasks.manifest.build import build_drop
 
     sources = work / f"sources-{objects}x{matrix}"
     shutil.rmtree(sources, ignore_errors=True)
@@ -47,7 +47,7 @@ def prepare(work: Path, objects: int, matrix: int) -> Path:
 
 
 def fresh_hub(hub: Path, drop: Path) -> Path:
-    from tasks.config import add_spoke, init_config
+    from spokesync.tasks.config import add_spoke, init_config
 
     shutil.rmtree(hub, ignore_errors=True)
     file = init_config(hub)
@@ -57,7 +57,7 @@ def fresh_hub(hub: Path, drop: Path) -> Path:
 
 def baseline(config_file: Path, drop: Path) -> dict:
     """Sequential write + fsync of the same bytes to the hub's first nearline volume."""
-    from tasks.config import load_config
+    from spokesync.tasks.config import load_config
 
     volume = load_config(config_file).volumes[0]
     volume.mkdir(parents=True, exist_ok=True)
@@ -78,9 +78,9 @@ def baseline(config_file: Path, drop: Path) -> dict:
 
 def spokesync(config_file: Path, drop: Path) -> dict:
     """Plan untimed, then time staging every batch's TARs and committing the run."""
-    from tasks.config import load_config
-    from tasks.nearline.archive import stage_batch
-    from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.nearline.archive import stage_batch
+    from spokesync.tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 
     config = load_config(config_file)
     state = plan_run(config, stage_manifest(new_run(config, SPOKE, drop)))

@@ -21,9 +21,9 @@ from pathlib import Path
 import simulator as sim
 from bench.scoring import expected_keys, found_keys, summary, table, tally
 from simulator.samples import write_sample_spoke
-from tasks.config import Config, add_spoke, init_config, load_config
-from tasks.manifest.build import build_drop
-from tasks.reconcile.run import run_spoke
+from spokesync.tasks.config import Config, add_spoke, init_config, load_config
+from spokesync.tasks.manifest.build import build_drop
+from spokesync.tasks.reconcile.run import run_spoke
 
 SPOKE = "north"
 

@@ -61,7 +61,7 @@ def bare(folder: Path, out: Path) -> dict:
 
 
 def spokesync(folder: Path, out: Path) -> dict:
-    from tasks.manifest.build import build_drop
+    from spokesync.tasks.manifest.build import build_drop
 
     start = time.perf_counter()
     result = build_drop(folder, "bench", out)

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from bench import synthetic
 from bench.shape import parse_count, plan_studies
 from bench.sqlblocks import run
-from catalog import open_catalog, transaction
+from spokesync.catalog import open_catalog, transaction
 
 SPOKE_NAMES = ("north", "south", "east", "west", "centre", "coast", "hills", "lakes")
 OFFSET = 1_000_000  # numbers of spoke k start at k * OFFSET: no two spokes share a UID
@@ -81,7 +81,7 @@ def spoke_drop(part: Path, spoke: str, instances: int, seed: int, number: int) -
 
 def build_hub(work: Path, spokes: int, instances: int, seed: int) -> Path:
     """A fresh hub whose catalog holds every spoke's part; returns its spokesync.toml."""
-    from tasks.config import add_spoke, init_config, load_config
+    from spokesync.tasks.config import add_spoke, init_config, load_config
 
     shutil.rmtree(work / "hub", ignore_errors=True)
     file = init_config(work / "hub")
@@ -110,7 +110,7 @@ def load_part(cat: duckdb.DuckDBPyConnection, part: Path, spoke: str, rows: int,
 
 def night(config_file: Path) -> dict:
     """Run the nightly flow once (this process); its figures, peak RSS of this process."""
-    from flows.reconcile import nightly_reconcile
+    from spokesync.flows.reconcile import nightly_reconcile
 
     started = time.time()
     results = nightly_reconcile(config_file=str(config_file))

@@ -14,7 +14,7 @@ from bench.objects import write_object
 from simulator.ops import REJECTION_REASONS
 from simulator.state import mint_uid
 from simulator.truth import APPLIED, PENDING, ExpectedRecord
-from tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
+from spokesync.tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
 
 Row = dict[str, Any]
 STUDY_VALUES = ("study_instance_uid", *PATIENT_COLUMNS, *STUDY_COLUMNS)

@@ -17,8 +17,8 @@ from pydicom import examples
 from pydicom.dataset import Dataset
 
 from simulator.samples import derived_uid
-from tasks.manifest.dicom_headers import TEXT_COLUMNS
-from tasks.manifest.fingerprints import fingerprint_file
+from spokesync.tasks.manifest.dicom_headers import TEXT_COLUMNS
+from spokesync.tasks.manifest.fingerprints import fingerprint_file
 
 # manifest columns written into the object (their keywords come from the manifest builder's map)
 IDENTITY = {

@@ -33,15 +33,15 @@ from bench.timing import answer_child, machine, medians, run_child, write_result
 
 MODES = ("bare", "prefect")
 # Prefect offline, as every entry point sets it
-from tasks.prefect_env import set_prefect_defaults  # noqa: E402
+from spokesync.tasks.prefect_env import set_prefect_defaults  # noqa: E402
 
 set_prefect_defaults()
 
 
 def bare(config_file: Path) -> dict:
-    from tasks.config import load_config
-    from tasks.reconcile.run import run_spoke
-    from tasks.reports.tables import write_reports
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.reconcile.run import run_spoke
+    from spokesync.tasks.reports.tables import write_reports
 
     config = load_config(config_file)
     start = time.perf_counter()
@@ -53,7 +53,7 @@ def bare(config_file: Path) -> dict:
 def prefect(config_file: Path) -> dict:
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.reconcile import nightly_reconcile
+    from spokesync.flows.reconcile import nightly_reconcile
 
     with prefect_test_harness(server_startup_timeout=180):
         start = time.perf_counter()

@@ -7,7 +7,7 @@ Runs the steps of one run_spoke on a fresh copy of the synthetic catalog with Du
 profiling on for each statement of each `-- name:` block (catalog/sql), and prints the slowest
 blocks with the rows they scanned and their costliest operator; blocks named by --explain are
 profiled as EXPLAIN ANALYZE trees instead and printed whole. Nothing in catalog/ is changed:
-catalog.queries is wrapped for the length of this process only.
+spokesync.catalog.queries is wrapped for the length of this process only.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import catalog.queries as queries
+import spokesync.catalog.queries as queries
 from bench.reconcile import fresh_hub
 from bench.run_once import warm_up
 from bench.shape import parse_count
@@ -168,11 +168,14 @@ def totals_table(blocks: list[dict], top: int) -> str:
 
 @contextmanager
 def profiled(profiler: Profiler):
-    """Route catalog.queries through the profiler, and time opening and closing the catalog."""
-    import tasks.reconcile.commit
-    import tasks.reconcile.planning
+    """Route spokesync.catalog.queries through the profiler; time opening the catalog."""
+    import spokesync.tasks.reconcile.commit
+    import spokesync.tasks.reconcile.planning
 
-    modules = (tasks.reconcile.planning, tasks.reconcile.commit)  # the steps that open the catalog
+    modules = (
+        spokesync.tasks.reconcile.planning,
+        spokesync.tasks.reconcile.commit,
+    )  # the steps that open the catalog
     saved = queries.run, queries.run_script, [m.open_catalog for m in modules]
     queries.run, queries.run_script = profiler.run, profiler.run_script
     for module in modules:
@@ -187,9 +190,9 @@ def profiled(profiler: Profiler):
 
 def profile_steps(config_file: Path, drop: Path, profiler: Profiler) -> dict[str, float]:
     """Run stage, plan, archive and commit with profiling; return each step's seconds."""
-    from tasks.config import load_config
-    from tasks.nearline.archive import stage_batch
-    from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.nearline.archive import stage_batch
+    from spokesync.tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 
     config, steps = load_config(config_file), {}
     with profiled(profiler):

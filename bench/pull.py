@@ -74,8 +74,8 @@ def load(orthanc, count: int) -> float:
 
 def measure(mode: str, hub: Path, protocol: str, out: Path) -> dict:
     """One repetition in this process (called through `--one`)."""
-    from tasks.config import load_config
-    from tasks.spokes.hub import pull_spoke
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.spokes.hub import pull_spoke
 
     config = load_config(hub / "spokesync.toml")
     started = time.monotonic()
@@ -92,7 +92,7 @@ def measure(mode: str, hub: Path, protocol: str, out: Path) -> dict:
 
 def bare_listing(spoke) -> int:
     """List every instance with nothing but the protocol: the floor for `quiet`."""
-    from tasks.spokes.source import TRACKED_KEYWORDS
+    from spokesync.tasks.spokes.source import TRACKED_KEYWORDS
 
     if spoke.source == "dicomweb":
         import requests
@@ -149,7 +149,7 @@ def repeat(mode: str, hub: Path, protocol: str, work: Path, runs: int) -> dict:
 
 
 def bench_size(count: int, runs: int, work: Path) -> dict:
-    from tasks.reconcile.run import run_spoke
+    from spokesync.tasks.reconcile.run import run_spoke
     from tests.support.orthanc import PASSWORD, USER, Orthanc
     from tests.support.pacs import pacs_hub
 

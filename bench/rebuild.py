@@ -24,9 +24,9 @@ SPOKE = "bench"
 def archived_hub(work: Path, objects: int, matrix: int) -> Path:
     """A hub that archived one study of `objects` CT images once."""
     from bench.objects import write_ct_study
-    from tasks.config import add_spoke, init_config, load_config
-    from tasks.manifest.build import build_drop
-    from tasks.reconcile.run import run_spoke
+    from spokesync.tasks.config import add_spoke, init_config, load_config
+    from spokesync.tasks.manifest.build import build_drop
+    from spokesync.tasks.reconcile.run import run_spoke
 
     shutil.rmtree(work, ignore_errors=True)
     write_ct_study(work / "sources", 0, objects, matrix=matrix)
@@ -39,8 +39,8 @@ def archived_hub(work: Path, objects: int, matrix: int) -> Path:
 
 def time_rebuild(file: Path, headers: bool) -> float:
     """Seconds to rebuild the catalog of `file` from its nearline."""
-    from tasks.config import load_config
-    from tasks.nearline import rebuild
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.nearline import rebuild
 
     config = load_config(file)
     os.remove(config.catalog)

@@ -31,7 +31,7 @@ import pyarrow
 from bench.scoring import table
 from bench.shape import parse_count
 from bench.synthetic import ensure_catalog, ensure_drop, label
-from tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.config import add_spoke, init_config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024**3

@@ -48,9 +48,9 @@ def prepare(work: Path, instances: int) -> dict:
     if done.exists():
         return json.loads(done.read_text())
     import simulator as sim
-    from tasks.config import add_spoke, init_config, load_config
-    from tasks.manifest.build import build_drop
-    from tasks.reconcile.run import run_spoke
+    from spokesync.tasks.config import add_spoke, init_config, load_config
+    from spokesync.tasks.manifest.build import build_drop
+    from spokesync.tasks.reconcile.run import run_spoke
 
     shutil.rmtree(work, ignore_errors=True)
     write_ct_study(work / "sources", 0, instances)
@@ -77,8 +77,8 @@ def peak_rss() -> int:
 
 def child(mode: str, prepared: dict, out: Path, node: str | None, study: str) -> dict:
     """One timed repetition in this process; returns seconds, instances, bytes, peak RSS."""
-    from tasks.config import load_config
-    from tasks.retrieve.study import retrieve_study
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.retrieve.study import retrieve_study
 
     config = load_config(Path(prepared["config"]))
     import pandas  # noqa: F401  DuckDB imports it on first use; a worker has it loaded already
@@ -105,7 +105,11 @@ def send_files(files: list[Path], node: str) -> int:
     """The same files C-STOREd as they are over spokesync's association (no catalog, no edits)."""
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
-    from tasks.retrieve.dimse_send import parse_node, presentation_contexts, store_association
+    from spokesync.tasks.retrieve.dimse_send import (
+        parse_node,
+        presentation_contexts,
+        store_association,
+    )
 
     contexts = presentation_contexts([(CTImageStorage, ExplicitVRLittleEndian)])
     with store_association(parse_node(node), contexts) as send:

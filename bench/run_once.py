@@ -69,7 +69,7 @@ def reconcile(config_file: Path, drop: Path) -> dict:
     """Time each step of one run of spoke `north`, then score its records."""
     from bench.scoring import expected_keys, found_keys, tally
     from simulator.truth import GroundTruth
-    from tasks.config import load_config
+    from spokesync.tasks.config import load_config
 
     config = load_config(config_file)
     imported = current_rss()
@@ -91,8 +91,8 @@ def reconcile(config_file: Path, drop: Path) -> dict:
 
 def timed_steps(config, drop: Path) -> tuple[dict, list[float], list[int]]:
     """run_spoke's steps one by one: the run's summary, clock marks and peak RSS after each."""
-    from tasks.nearline.archive import stage_batch
-    from tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
+    from spokesync.tasks.nearline.archive import stage_batch
+    from spokesync.tasks.reconcile.run import commit_run, new_run, plan_run, stage_manifest
 
     marks, peaks = [time.perf_counter()], []
 

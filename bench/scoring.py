@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from catalog import open_catalog
-from catalog.changes import list_changes
 from simulator.truth import GroundTruth
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
 
 Key = tuple
 

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tasks.prefect_env import set_prefect_defaults  # noqa: E402
+from spokesync.tasks.prefect_env import set_prefect_defaults  # noqa: E402
 
 set_prefect_defaults()
 

@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 from bench import night as ops
 from bench.shape import choose_drop, parse_count, plan_studies, schedule
 from bench.sqlblocks import run
-from catalog import open_catalog, transaction
 from simulator.truth import GroundTruth
-from tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+from spokesync.catalog import open_catalog, transaction
+from spokesync.tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 
 SQL = "synthetic.sql"
 SPOKE = "north"

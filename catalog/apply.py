@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from catalog import queries, values
-from catalog.connection import transaction
-from catalog.faults import kill_point
-from catalog.vocabulary import Status
+from spokesync.catalog import queries, values
+from spokesync.catalog.connection import transaction
+from spokesync.catalog.faults import kill_point
+from spokesync.catalog.vocabulary import Status
 
 APPLY_STEPS = (
     "insert_new_patients",

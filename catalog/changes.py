@@ -7,7 +7,7 @@ from datetime import datetime
 
 import duckdb
 
-from catalog import queries
+from spokesync.catalog import queries
 
 
 def list_changes(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import duckdb
 
-from catalog.errors import CatalogDamaged
-from catalog.lock import writer_lock
-from catalog.migrations import migrate
+from spokesync.catalog.errors import CatalogDamaged
+from spokesync.catalog.lock import writer_lock
+from spokesync.catalog.migrations import migrate
 
 # DuckDB's buffer for one catalog connection; past it, joins, sorts and temp tables spill to
 # `<catalog>.tmp`. DuckDB's own default (80 % of RAM) lets a ten-million-row plan take the host;

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from catalog import queries, values
-from catalog.errors import ManifestInvalid
+from spokesync.catalog import queries, values
+from spokesync.catalog.errors import ManifestInvalid
 
 DELETION_SCHEMA = pa.schema(
     [

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from catalog import queries, transaction
+from spokesync.catalog import queries, transaction
 
 
 def hub_id(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import duckdb
 
-from catalog import queries
+from spokesync.catalog import queries
 
 
 def deleted_instances(con: duckdb.DuckDBPyConnection, since: datetime | None) -> list[dict]:

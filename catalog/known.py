@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from catalog import queries
+from spokesync.catalog import queries
 
 
 def known_instances(con: duckdb.DuckDBPyConnection, sop_uids: list[str]) -> dict[str, dict]:

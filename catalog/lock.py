@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from catalog.errors import CatalogLocked
+from spokesync.catalog.errors import CatalogLocked
 
 _in_process: dict[str, threading.Lock] = {}
 _registry_guard = threading.Lock()

@@ -21,7 +21,7 @@ class Migration:
 def available_migrations() -> list[Migration]:
     """Every `NNNN_name.sql` file shipped in catalog/sql, in version order."""
     found = []
-    for entry in resources.files("catalog.sql").iterdir():
+    for entry in resources.files("spokesync.catalog.sql").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text("utf-8")))

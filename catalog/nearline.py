@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from catalog import queries
+from spokesync.catalog import queries
 
 
 def stored_members(con: duckdb.DuckDBPyConnection) -> list[dict]:

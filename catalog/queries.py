@@ -13,7 +13,7 @@ _MIGRATION = re.compile(r"^\d{4}_")
 @cache
 def _all_blocks() -> dict[str, str]:
     blocks: dict[str, str] = {}
-    for entry in sorted(resources.files("catalog.sql").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files("spokesync.catalog.sql").iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql") or _MIGRATION.match(entry.name):
             continue
         parts = _BLOCK.split(entry.read_text("utf-8"))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from catalog import queries, transaction, values
-from catalog.hub import record_identity
+from spokesync.catalog import queries, transaction, values
+from spokesync.catalog.hub import record_identity
 
 # The same blocks that catalogue a run's new objects (catalog/sql/archive.sql), in order.
 INSERTS = (

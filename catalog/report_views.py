@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from catalog.reports import TABLES
+from spokesync.catalog.reports import TABLES
 
 VIEWS_FILE = "reports.duckdb"
 CHARTS = ("daily_changes", "backlog", "nearline_growth", "ownership_counts")
@@ -34,7 +34,9 @@ def _blocks() -> dict[str, str]:
     """Named blocks of catalog/sql/reports/views.sql: they run on the report views, not on the
     catalog, so they stay out of the catalog's own blocks (which are checked against its schema).
     """
-    text = resources.files("catalog.sql").joinpath("reports", "views.sql").read_text("utf-8")
+    text = (
+        resources.files("spokesync.catalog.sql").joinpath("reports", "views.sql").read_text("utf-8")
+    )
     parts = _BLOCK.split(text)
     blocks = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):

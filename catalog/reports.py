@@ -12,7 +12,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from catalog import queries
+from spokesync.catalog import queries
 
 TS = pa.timestamp("us", tz="UTC")
 UIDS = pa.list_(pa.string())

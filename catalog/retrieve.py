@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from catalog import queries, review
-from catalog.errors import SpokesyncError
+from spokesync.catalog import queries, review
+from spokesync.catalog.errors import SpokesyncError
 
 PATIENT_VALUES = ("patient_name", "patient_birth_date", "patient_sex")
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from catalog import queries, values
-from catalog.connection import transaction
-from catalog.errors import ReviewRefused
-from catalog.vocabulary import NOT_REVERTIBLE, Status
+from spokesync.catalog import queries, values
+from spokesync.catalog.connection import transaction
+from spokesync.catalog.errors import ReviewRefused
+from spokesync.catalog.vocabulary import NOT_REVERTIBLE, Status
 
 
 def revert(con: duckdb.DuckDBPyConnection, seq: int, *, by: str, reason: str = "") -> int:

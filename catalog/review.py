@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from catalog import queries, values
-from catalog.connection import transaction
-from catalog.errors import ReviewRefused
-from catalog.vocabulary import DECIDABLE
+from spokesync.catalog import queries, values
+from spokesync.catalog.connection import transaction
+from spokesync.catalog.errors import ReviewRefused
+from spokesync.catalog.vocabulary import DECIDABLE
 
 
 def open_reviews(con: duckdb.DuckDBPyConnection) -> list[dict]:

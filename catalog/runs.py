@@ -6,7 +6,7 @@ from datetime import datetime
 
 import duckdb
 
-from catalog import queries
+from spokesync.catalog import queries
 
 
 def last_generated_at(con: duckdb.DuckDBPyConnection, spoke: str) -> datetime | None:

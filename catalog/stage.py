@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from catalog import queries
+from spokesync.catalog import queries
 
 SCREEN_MEMORY = "1GB"  # DuckDB's share while it groups the staged file (it spills past this)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
-from catalog import queries
+from spokesync.catalog import queries
 
 
 def stage_effective(con: duckdb.DuckDBPyConnection) -> None:

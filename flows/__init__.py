@@ -1,5 +1,5 @@
 """Prefect flows that order tasks, the command line, and configuration."""
 
-from tasks.prefect_env import set_prefect_defaults
+from spokesync.tasks.prefect_env import set_prefect_defaults
 
 set_prefect_defaults()  # the entry layer: before any flow module imports Prefect

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tasks.config import Config
+from spokesync.tasks.config import Config
 
 
 def print_spokes(console: Console, config: Config) -> None:
@@ -43,7 +43,7 @@ def print_pull(console: Console, spoke, result) -> None:
 
 def build_with_progress(console: Console, dicom_dir: Path, spoke: str, out: Path):
     """Run the manifest build with a progress bar over the files it reads."""
-    from tasks.manifest.build import build_drop
+    from spokesync.tasks.manifest.build import build_drop
 
     total = sum(1 for p in Path(dicom_dir).rglob("*") if p.is_file())
     columns = (
@@ -107,7 +107,7 @@ def print_runs(console: Console, results: dict[str, dict]) -> None:
 
 def run_nightly(console: Console, config_file: Path, *, wait: bool) -> bool:
     """Run the nightly flow and print every spoke's outcome; False if any spoke failed."""
-    from flows.reconcile import SpokesFailed, nightly_reconcile
+    from spokesync.flows.reconcile import SpokesFailed, nightly_reconcile
 
     state = nightly_reconcile(config_file=str(config_file), wait=wait, return_state=True)
     result = state.result(raise_on_failure=False)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from catalog import open_catalog
-from catalog.changes import list_changes
-from catalog.nearline import spoke_summary
-from flows import console as views
-from flows.demo_changes import first_act_drop, north_copies, second_act_drop
-from tasks import config as cfg
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
+from spokesync.catalog.nearline import spoke_summary
+from spokesync.flows import console as views
+from spokesync.flows.demo_changes import first_act_drop, north_copies, second_act_drop
+from spokesync.tasks import config as cfg
 
 DONE = "demo-night2.done"
 DEMO_DELETE_FRACTION = 0.5
@@ -25,7 +25,7 @@ DEMO_DELETE_FRACTION = 0.5
 def prepare_spokes(console: Console, data_dir: Path) -> Path:
     """Build each sample spoke's objects and drop if absent, and register it; return the config."""
     from simulator.samples import SAMPLE_SPOKES, write_sample_spoke
-    from tasks.manifest.build import build_drop
+    from spokesync.tasks.manifest.build import build_drop
 
     file = cfg.init_config(data_dir)
     document = cfg.read_document(file)
@@ -64,7 +64,7 @@ def second_night(console: Console, data_dir: Path, file: Path) -> None:
 
 def run_demo(console: Console, data_dir: Path, pacs_url: str | None = None) -> bool:
     """The whole demo; False if a spoke failed. `pacs_url` adds spoke east from a DICOMweb PACS."""
-    from flows.demo_orthanc import attach_pacs
+    from spokesync.flows.demo_orthanc import attach_pacs
 
     data_dir = Path(data_dir).absolute()
     if (data_dir / DONE).exists():

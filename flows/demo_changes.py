@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import simulator as sim
-from tasks.manifest.build import write_manifest
+from spokesync.tasks.manifest.build import write_manifest
 
 TWINS_STUDY = 4  # south's study that holds identical twins from the start (for AMBIGUOUS)
 COPIED = (0, 4)  # north studies that south also holds: split by north / corrected by south

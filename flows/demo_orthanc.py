@@ -15,8 +15,8 @@ import pydicom
 import requests
 from rich.console import Console
 
-from catalog.errors import SpokeUnavailable
-from tasks import config as cfg
+from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks import config as cfg
 
 USER_ENV, PASSWORD_ENV = "ORTHANC_USER", "ORTHANC_PASSWORD"
 
@@ -24,7 +24,7 @@ USER_ENV, PASSWORD_ENV = "ORTHANC_USER", "ORTHANC_PASSWORD"
 def attach_pacs(console: Console, data_dir: Path, file: Path, url: str) -> None:
     """Store east's sample objects into the PACS once, and register east as a DICOMweb spoke."""
     from simulator.samples import PACS_SAMPLE, write_sample_spoke
-    from tasks.spokes.hub import open_source
+    from spokesync.tasks.spokes.hub import open_source
 
     body = {"source": "dicomweb", "url": url.rstrip("/")}
     if os.environ.get(USER_ENV) and os.environ.get(PASSWORD_ENV):

@@ -9,17 +9,17 @@ from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.futures import wait as wait_for
 
-from catalog import open_catalog
-from catalog.errors import CatalogLocked
-from catalog.faults import begin_commit, end_commit
-from catalog.runs import recorded_run_ids
-from tasks.config import Config, load_config
-from tasks.nearline.archive import ArchiveBatch, archive_batch_task, discard_all
-from tasks.nearline.orphans import sweep_orphans
-from tasks.reconcile.commit import commit_run_task
-from tasks.reconcile.run import plan_run_task, pull_manifest_task
-from tasks.reconcile.state import RunState, new_run, summary
-from tasks.reports.tables import publish_artifacts, write_reports_task
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import CatalogLocked
+from spokesync.catalog.faults import begin_commit, end_commit
+from spokesync.catalog.runs import recorded_run_ids
+from spokesync.tasks.config import Config, load_config
+from spokesync.tasks.nearline.archive import ArchiveBatch, archive_batch_task, discard_all
+from spokesync.tasks.nearline.orphans import sweep_orphans
+from spokesync.tasks.reconcile.commit import commit_run_task
+from spokesync.tasks.reconcile.run import plan_run_task, pull_manifest_task
+from spokesync.tasks.reconcile.state import RunState, new_run, summary
+from spokesync.tasks.reports.tables import publish_artifacts, write_reports_task
 
 
 class SpokesFailed(RuntimeError):

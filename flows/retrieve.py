@@ -6,9 +6,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from catalog.errors import SpokesyncError
-from tasks.config import load_config
-from tasks.retrieve.study import retrieve_study_task
+from spokesync.catalog.errors import SpokesyncError
+from spokesync.tasks.config import load_config
+from spokesync.tasks.retrieve.study import retrieve_study_task
 
 
 class RetrieveIncomplete(SpokesyncError):

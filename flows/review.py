@@ -8,9 +8,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from catalog import open_catalog
-from catalog.review import approve, reject
-from tasks.config import load_config
+from spokesync.catalog import open_catalog
+from spokesync.catalog.review import approve, reject
+from spokesync.tasks.config import load_config
 
 
 def read_pairing(file: Path) -> list[tuple[str, str]]:

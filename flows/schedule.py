@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tasks.config import Schedule
+from spokesync.tasks.config import Schedule
 
 _CRON = re.compile(r'^(\s*- cron: )"[^"]*"$', re.MULTILINE)
 _TZ = re.compile(r'^(\s*timezone: )"[^"]*"$', re.MULTILINE)

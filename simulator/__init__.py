@@ -56,7 +56,7 @@ from simulator.views import (
     study_uids,
 )
 from simulator.write import check_target, new_generated_at, write_result
-from tasks.manifest.build import utc_stamp
+from spokesync.tasks.manifest.build import utc_stamp
 
 __all__ = [
     "AddObject", "AddTwins", "Ambiguous", "Correct", "Delete", "DeleteStudy", "ExpectedRecord",

@@ -18,8 +18,8 @@ from simulator.ops import AddObject, AddTwins, NewStudy, OperationInvalid
 from simulator.samples import IMPLEMENTATION_UID
 from simulator.state import STUDY_VALUES, DropState, Instance
 from simulator.truth import APPLIED, ExpectedRecord
-from tasks.manifest.dicom_headers import manifest_row
-from tasks.manifest.fingerprints import fingerprint_dataset
+from spokesync.tasks.manifest.dicom_headers import manifest_row
+from spokesync.tasks.manifest.fingerprints import fingerprint_dataset
 
 MANUFACTURER = "spokesync simulator"
 CREATED_DATE, CREATED_TIME = "20261101", "120000"  # fixed, so the same input gives the same bytes

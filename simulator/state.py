@@ -21,9 +21,9 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from simulator.ops import OperationInvalid, PatientRef
-from tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
-from tasks.manifest.drop_read import read_drop
-from tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
+from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
+from spokesync.tasks.manifest.drop_read import read_drop
+from spokesync.tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
 
 KEYWORDS = {**TEXT_COLUMNS, **INT_COLUMNS}  # manifest column -> DICOM keyword
 STUDY_VALUES = ("study_instance_uid", *PATIENT_COLUMNS, *STUDY_COLUMNS)

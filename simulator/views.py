@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tasks.manifest.drop_read import read_drop
+from spokesync.tasks.manifest.drop_read import read_drop
 
 
 def manifest_of(drop: Path) -> pa.Table:

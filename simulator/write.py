@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 from simulator.ops import OperationInvalid
 from simulator.state import KEYWORDS, DropState, Instance
 from simulator.truth import GroundTruth
-from tasks.manifest.build import place_object, write_manifest
-from tasks.manifest.dicom_headers import manifest_row
-from tasks.manifest.fingerprints import read_with_fingerprint
+from spokesync.tasks.manifest.build import place_object, write_manifest
+from spokesync.tasks.manifest.dicom_headers import manifest_row
+from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 
 LATER_BY = timedelta(seconds=1)  # the smallest step a stamp shows: later, and not in the future
 DELETIONS_SCHEMA = pa.schema(

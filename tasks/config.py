@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from catalog.errors import ConfigInvalid
-from tasks.config_errors import check_spoke_id, named_volumes, problems
+from spokesync.catalog.errors import ConfigInvalid
+from spokesync.tasks.config_errors import check_spoke_id, named_volumes, problems
 
 CONFIG_ENV = "SPOKESYNC_CONFIG"
 CONFIG_NAME = "spokesync.toml"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from catalog.errors import ConfigInvalid
+from spokesync.catalog.errors import ConfigInvalid
 
 # A spoke id names folders (work/<run id>) and run ids, and is typed in shell commands.
 SPOKE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")

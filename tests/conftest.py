@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.prefect_env import set_prefect_defaults
+from spokesync.tasks.prefect_env import set_prefect_defaults
 
 set_prefect_defaults()  # before any test module imports Prefect
 
@@ -41,7 +41,7 @@ def _written(spoke: str, folder: Path, writer) -> Path:
 @pytest.fixture(scope="session")
 def sample_drops(tmp_path_factory, sample_sources) -> dict[str, Path]:
     """A drop per sample spoke, built with the manifest builder; tests copy before changing one."""
-    from tasks.manifest.build import build_drop
+    from spokesync.tasks.manifest.build import build_drop
 
     root = tmp_path_factory.mktemp("drops")
     drops = {}
@@ -55,8 +55,8 @@ def sample_drops(tmp_path_factory, sample_sources) -> dict[str, Path]:
 def hub(tmp_path, sample_drops):
     """A fresh hub as `spokesync init` leaves it (catalog and volume markers) with both sample
     spokes registered; returns the loaded Config."""
-    from flows.cli.catalog import mark_new_hub
-    from tasks.config import add_spoke, init_config, load_config
+    from spokesync.flows.cli.catalog import mark_new_hub
+    from spokesync.tasks.config import add_spoke, init_config, load_config
 
     file = init_config(tmp_path / "hub")
     mark_new_hub(file)
@@ -72,8 +72,8 @@ def archived(tmp_path_factory, sample_drops) -> Path:
     Copies (tests.support.detection.copy_hub) take its nearline volume along: the catalog
     names volumes, so each copy reads and writes its own.
     """
-    from tasks.config import add_spoke, init_config, load_config
-    from tasks.reconcile.run import run_spoke
+    from spokesync.tasks.config import add_spoke, init_config, load_config
+    from spokesync.tasks.reconcile.run import run_spoke
 
     root = tmp_path_factory.mktemp("archived")
     file = init_config(root / "hub")
@@ -120,7 +120,7 @@ def orthanc_north(orthanc, sample_sources):
 @pytest.fixture(scope="session")
 def pacs_templates(tmp_path_factory, orthanc, sample_sources) -> dict[str, Path]:
     """Per protocol, a hub that archived north from Orthanc once; tests copy it."""
-    from tasks.reconcile.run import run_spoke
+    from spokesync.tasks.reconcile.run import run_spoke
     from tests.support.pacs import PROTOCOLS, pacs_files, pacs_hub
 
     orthanc.reset()

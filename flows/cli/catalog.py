@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from catalog.errors import SpokesyncError
-from tasks import config as cfg
+from spokesync.catalog.errors import SpokesyncError
+from spokesync.tasks import config as cfg
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
 
@@ -17,8 +17,8 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml
 def mark_new_hub(file: Path) -> str:
     """Create the catalog and write the volumes' markers (a hub that already has them is only
     checked); returns the hub id."""
-    from catalog import open_catalog
-    from tasks.nearline.hub_check import ensure_nearline
+    from spokesync.catalog import open_catalog
+    from spokesync.tasks.nearline.hub_check import ensure_nearline
 
     config = cfg.load_config(file)
     with open_catalog(config.catalog) as con:
@@ -33,7 +33,7 @@ def register(app: typer.Typer, console: Console, fail) -> None:
     @catalog_app.command("rebuild")
     def rebuild(config: ConfigOpt = None) -> None:
         """Index every nearline TAR into a new catalog (an existing one is moved aside)."""
-        from tasks.nearline.rebuild import rebuild_catalog
+        from spokesync.tasks.nearline.rebuild import rebuild_catalog
 
         try:
             loaded = cfg.load_config(config)

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from catalog.errors import SpokesyncError
-from flows import console as views
-from tasks import config as cfg
+from spokesync.catalog.errors import SpokesyncError
+from spokesync.flows import console as views
+from spokesync.tasks import config as cfg
 
 app = typer.Typer(
     help="Keep a regional image data center in step with its PACS spokes.",
@@ -49,7 +49,7 @@ def _fail(exc: Exception) -> None:
 def _checked_config(config: Path | None, spoke: str | None = None) -> Path:
     """Read the configuration before Prefect starts (a wrong file stops here, in one line), and
     from then on stop cleanly on Ctrl-C or SIGTERM."""
-    from flows.cli.signals import stop_cleanly_on_signals
+    from spokesync.flows.cli.signals import stop_cleanly_on_signals
 
     file = cfg.config_path(config).absolute()
     try:
@@ -92,7 +92,7 @@ def reconcile(
     ] = False,
 ) -> None:
     """Reconcile one spoke now (the reconcile-spoke flow); --dry-run only shows the plan."""
-    from flows.reconcile import reconcile_spoke
+    from spokesync.flows.reconcile import reconcile_spoke
 
     file = _checked_config(config, spoke)
     state = reconcile_spoke(
@@ -122,7 +122,7 @@ def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
 def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
     """Re-hash nearline against the catalog: missing, corrupt and orphan TARs (exit 1 if any;
     files the hub moved aside are listed, not counted)."""
-    from tasks.nearline.verify import verify_nearline
+    from spokesync.tasks.nearline.verify import verify_nearline
 
     try:
         findings, checked = verify_nearline(cfg.load_config(config), wait=wait)
@@ -142,7 +142,7 @@ def demo(
     ] = None,
 ) -> None:
     """Build the sample spokes north and south from real DICOM objects and run the nightly flow."""
-    from flows.demo import run_demo
+    from spokesync.flows.demo import run_demo
 
     os.environ.setdefault(cfg.CONFIG_ENV, str((data_dir / cfg.CONFIG_NAME).absolute()))
     try:
@@ -159,7 +159,7 @@ def schedule(
     prefect_yaml: Annotated[Path, typer.Option("--prefect-yaml")] = Path("prefect.yaml"),
 ) -> None:
     """Copy the nightly cron and timezone from spokesync.toml into prefect.yaml."""
-    from flows.schedule import apply_schedule
+    from spokesync.flows.schedule import apply_schedule
 
     try:
         loaded = cfg.load_config(config)
@@ -183,9 +183,9 @@ def changes_list(
     wait: WaitOpt = False,
 ) -> None:
     """The change log: every cc record with its kind, status and studies before → after."""
-    from catalog import open_catalog
-    from catalog.changes import list_changes
-    from catalog.review import resolve_study
+    from spokesync.catalog import open_catalog
+    from spokesync.catalog.changes import list_changes
+    from spokesync.catalog.review import resolve_study
 
     try:
         moment = views.parse_since(since)
@@ -214,8 +214,8 @@ def changes_revert(
     """Undo record SEQ with a compensating record (refused if a later change depends on it)."""
     import getpass
 
-    from catalog import open_catalog
-    from catalog.revert import revert
+    from spokesync.catalog import open_catalog
+    from spokesync.catalog.revert import revert
 
     try:
         with open_catalog(cfg.load_config(config).catalog, wait=wait) as con:
@@ -233,9 +233,9 @@ def changes_export_iocm(
     wait: WaitOpt = False,
 ) -> None:
     """One IHE IOCM rejection note (KOS) per study with deletions, as the spoke knew it."""
-    from catalog import open_catalog
-    from catalog.iocm import deleted_instances
-    from tasks.reports.iocm import export_notes
+    from spokesync.catalog import open_catalog
+    from spokesync.catalog.iocm import deleted_instances
+    from spokesync.tasks.reports.iocm import export_notes
 
     try:
         moment = views.parse_since(since)
@@ -247,11 +247,11 @@ def changes_export_iocm(
     console.print(f"{len(files)} rejection note(s) for {len(rows)} instance(s) written to {out}")
 
 
-from flows.cli import catalog as cli_catalog  # noqa: E402
-from flows.cli import reports as cli_reports  # noqa: E402
-from flows.cli import retrieve as cli_retrieve  # noqa: E402
-from flows.cli import review as cli_review  # noqa: E402
-from flows.cli import spokes as cli_spokes  # noqa: E402
+from spokesync.flows.cli import catalog as cli_catalog  # noqa: E402
+from spokesync.flows.cli import reports as cli_reports  # noqa: E402
+from spokesync.flows.cli import retrieve as cli_retrieve  # noqa: E402
+from spokesync.flows.cli import review as cli_review  # noqa: E402
+from spokesync.flows.cli import spokes as cli_spokes  # noqa: E402
 
 cli_spokes.register(spoke_app, manifest_app, console, _fail)
 cli_review.register(app, console, _fail)

@@ -21,10 +21,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog.errors import SpokesyncError
-from catalog.report_views import ReportsMissing, open_reports, query
-from catalog.reports import TABLES
-from tasks import config as cfg
+from spokesync.catalog.errors import SpokesyncError
+from spokesync.catalog.report_views import ReportsMissing, open_reports, query
+from spokesync.catalog.reports import TABLES
+from spokesync.tasks import config as cfg
 
 FORMATS = ("table", "csv", "json", "parquet")
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -49,7 +49,7 @@ def _fail(exc: Exception) -> None:
 
 def parse_since(value: str | None) -> datetime | None:
     """--since as an aware datetime (a bare date means its midnight UTC)."""
-    from flows.console import parse_since as parse
+    from spokesync.flows.console import parse_since as parse
 
     return parse(value)
 
@@ -146,7 +146,7 @@ def html_command(
     config: ConfigOpt = None,
 ) -> None:
     """One self-contained HTML file with charts and tables (works offline)."""
-    from tasks.reports.html import write_html
+    from spokesync.tasks.reports.html import write_html
 
     try:
         written = write_html(cfg.load_config(config).reports, out)
@@ -160,8 +160,8 @@ def refresh_command(
     wait: Annotated[bool, typer.Option("--wait", help="queue behind a catalog writer")] = False,
 ) -> None:
     """Report committed runs that have none (takes the catalog's lock), rebuild reports.duckdb."""
-    from catalog.report_views import has_reports, rebuild_views_file
-    from tasks.reports.tables import write_reports
+    from spokesync.catalog.report_views import has_reports, rebuild_views_file
+    from spokesync.tasks.reports.tables import write_reports
 
     try:
         loaded = cfg.load_config(config)

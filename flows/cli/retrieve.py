@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog.errors import SpokesyncError
-from tasks import config as cfg
+from spokesync.catalog.errors import SpokesyncError
+from spokesync.tasks import config as cfg
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 
@@ -39,7 +39,7 @@ def retrieve(
 
     Exits 1 when some objects could not be delivered (they are named), 2 on any other error.
     """
-    from tasks.retrieve.study import retrieve_study
+    from spokesync.tasks.retrieve.study import retrieve_study
 
     if (out is None) == (to is None):
         _fail("give exactly one destination: --out DIR or --to AET@HOST:PORT")

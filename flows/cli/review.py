@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog import open_catalog
-from catalog.errors import SpokesyncError
-from catalog.review import open_reviews, record, resolve_study
-from flows.console import touching_study
-from flows.review import decide
-from tasks import config as cfg
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import SpokesyncError
+from spokesync.catalog.review import open_reviews, record, resolve_study
+from spokesync.flows.console import touching_study
+from spokesync.flows.review import decide
+from spokesync.tasks import config as cfg
 
 review_app = typer.Typer(
     help="Records waiting for review: list, show, approve, reject.", no_args_is_help=True

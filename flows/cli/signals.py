@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from catalog.faults import progress
+from spokesync.catalog.faults import progress
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 COMMIT_GRACE_SECONDS = 5.0  # how long a COMMIT already sent may take before we stop anyway

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from catalog.errors import ConfigInvalid, SpokesyncError
-from flows import console as views
-from tasks import config as cfg
+from spokesync.catalog.errors import ConfigInvalid, SpokesyncError
+from spokesync.flows import console as views
+from spokesync.tasks import config as cfg
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="queue behind another catalog writer")]
@@ -90,7 +90,7 @@ def register(spoke_app: typer.Typer, manifest_app: typer.Typer, console: Console
         wait: WaitOpt = False,
     ) -> None:
         """Write what a PACS spoke lists as a drop: its manifest and the objects the hub lacks."""
-        from tasks.spokes.hub import pull_spoke
+        from spokesync.tasks.spokes.hub import pull_spoke
 
         try:
             loaded = cfg.load_config(config)
@@ -102,7 +102,7 @@ def register(spoke_app: typer.Typer, manifest_app: typer.Typer, console: Console
 
 def spoke_body(drop: Path | None, dicomweb: str | None, dimse: str | None) -> dict:
     """The source part of a spoke's configuration; exactly one kind of source is given."""
-    from tasks.retrieve.dimse_send import parse_node
+    from spokesync.tasks.retrieve.dimse_send import parse_node
 
     given = [name for name, value in (("--drop", drop), ("--dicomweb", dicomweb),
                                       ("--dimse", dimse)) if value]  # fmt: skip

@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalog.errors import ObjectRefused
-from tasks.manifest.build_reports import write_quality, write_rejected
-from tasks.manifest.dicom_headers import manifest_row, read_identity, unknown_character_sets
-from tasks.manifest.drop_write import (
+from spokesync.catalog.errors import ObjectRefused
+from spokesync.tasks.manifest.build_reports import write_quality, write_rejected
+from spokesync.tasks.manifest.dicom_headers import (
+    manifest_row,
+    read_identity,
+    unknown_character_sets,
+)
+from spokesync.tasks.manifest.drop_write import (
     manifest_table,
     object_uri,
     place_object,
@@ -32,9 +36,9 @@ from tasks.manifest.drop_write import (
     utc_stamp,
     write_manifest,
 )
-from tasks.manifest.fingerprints import read_with_fingerprint
-from tasks.manifest.rules import MAX_UID_LENGTH, UID_PATTERN, value_problem
-from tasks.manifest.schema import UID_COLUMNS
+from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
+from spokesync.tasks.manifest.rules import MAX_UID_LENGTH, UID_PATTERN, value_problem
+from spokesync.tasks.manifest.schema import UID_COLUMNS
 
 __all__ = [  # the drop writers, importable from here as before they moved to drop_write.py
     "BuildResult",

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.manifest.drop_write import shown, write_text
-from tasks.manifest.quality import DROP_QUALITY_FILE as QUALITY_FILE
-from tasks.manifest.quality import FINDINGS_SCHEMA, REJECTED_SCHEMA
+from spokesync.tasks.manifest.drop_write import shown, write_text
+from spokesync.tasks.manifest.quality import DROP_QUALITY_FILE as QUALITY_FILE
+from spokesync.tasks.manifest.quality import FINDINGS_SCHEMA, REJECTED_SCHEMA
 
 if TYPE_CHECKING:
-    from tasks.manifest.build import Scanned
+    from spokesync.tasks.manifest.build import Scanned
 
 
 def write_rejected(rejected: list[Scanned], out: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from catalog.errors import ManifestInvalid
+from spokesync.catalog.errors import ManifestInvalid
 
 CSV_BLOCK = 64 << 20  # the longest CSV line pyarrow reads whole (a 10 MB value fits)
 

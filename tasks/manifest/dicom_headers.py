@@ -11,7 +11,7 @@ from pydicom.charset import python_encoding
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from tasks.manifest.schema import MANIFEST_SCHEMA
+from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
 # manifest column -> DICOM keyword, for the plain text columns.
 TEXT_COLUMNS = {

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from catalog.errors import ManifestInvalid
-from tasks.manifest import rules as manifest_rules
-from tasks.manifest.csv_read import read_csv
-from tasks.manifest.quality import REJECTED_SCHEMA
-from tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+from spokesync.catalog.errors import ManifestInvalid
+from spokesync.tasks.manifest import rules as manifest_rules
+from spokesync.tasks.manifest.csv_read import read_csv
+from spokesync.tasks.manifest.quality import REJECTED_SCHEMA
+from spokesync.tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 
 DELETION_LEVELS = ("study", "series", "instance")
 META_FIX = (

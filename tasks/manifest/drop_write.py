@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.manifest.rules import CONTROL_PATTERN
-from tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+from spokesync.tasks.manifest.rules import CONTROL_PATTERN
+from spokesync.tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
 
 ROW_GROUP = 122_880  # DuckDB's row group size: readers use every core
 RENAMED = "objects/renamed"  # objects whose file name is no UTF-8 text get a generated one here

@@ -22,8 +22,8 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from catalog.errors import ObjectRefused
-from tasks.manifest.part10 import UNDEFINED, check_complete
+from spokesync.catalog.errors import ObjectRefused
+from spokesync.tasks.manifest.part10 import UNDEFINED, check_complete
 
 PIXEL_PREFIX = "px1:"
 DATASET_PREFIX = "ds1:"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-from catalog.errors import ObjectRefused
+from spokesync.catalog.errors import ObjectRefused
 
 UNDEFINED = 0xFFFFFFFF
 PREAMBLE_AND_MAGIC = 132

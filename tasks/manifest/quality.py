@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.manifest.rules import COLUMN_VRS, max_length
+from spokesync.tasks.manifest.rules import COLUMN_VRS, max_length
 
 # One data-quality finding on a manifest row (the value itself is never kept).
 QUALITY_SCHEMA = pa.schema(

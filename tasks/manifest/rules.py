@@ -7,8 +7,13 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from catalog.errors import ManifestInvalid
-from tasks.manifest.schema import INT_COLUMNS, MANIFEST_SCHEMA, REQUIRED_COLUMNS, UID_COLUMNS
+from spokesync.catalog.errors import ManifestInvalid
+from spokesync.tasks.manifest.schema import (
+    INT_COLUMNS,
+    MANIFEST_SCHEMA,
+    REQUIRED_COLUMNS,
+    UID_COLUMNS,
+)
 
 UID_PATTERN = r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$"
 FINGERPRINT_PATTERN = r"^(px1|ds1):[0-9a-f]{64}$"

@@ -25,23 +25,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.errors import ManifestInvalid
-from catalog.stage import screen_shows_repeats
-from tasks.manifest import rules as manifest_rules
-from tasks.manifest.drop_read import (
+from spokesync.catalog.errors import ManifestInvalid
+from spokesync.catalog.stage import screen_shows_repeats
+from spokesync.tasks.manifest import rules as manifest_rules
+from spokesync.tasks.manifest.drop_read import (
     check_object_uris,
     manifest_file,
     read_manifest_table,
     read_rejected,
     unreadable,
 )
-from tasks.manifest.quality import (
+from spokesync.tasks.manifest.quality import (
     DROP_QUALITY_FILE,
     FINDINGS_SCHEMA,
     rejected_findings,
     row_findings,
 )
-from tasks.manifest.schema import MANIFEST_SCHEMA
+from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
 BATCH_ROWS = 122_880  # rows per batch and per staged row group (DuckDB's row group)
 CHECKERS = 2  # threads checking batches

@@ -14,13 +14,13 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.errors import ObjectRefused
-from catalog.faults import kill_point
-from tasks.manifest.dicom_headers import identity_disagreements
-from tasks.manifest.fingerprints import read_with_fingerprint
-from tasks.nearline.index import build_index
-from tasks.nearline.tars import StagedTar, discard, publish, stage_series_tar, tar_relpath
-from tasks.nearline.volumes import stage_on_a_volume
+from spokesync.catalog.errors import ObjectRefused
+from spokesync.catalog.faults import kill_point
+from spokesync.tasks.manifest.dicom_headers import identity_disagreements
+from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
+from spokesync.tasks.nearline.index import build_index
+from spokesync.tasks.nearline.tars import StagedTar, discard, publish, stage_series_tar, tar_relpath
+from spokesync.tasks.nearline.volumes import stage_on_a_volume
 
 STORED_SCHEMA = pa.schema(
     [

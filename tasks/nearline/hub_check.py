@@ -15,14 +15,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog import hub as hub_queries
-from catalog.errors import NearlineUnsafe
-from tasks.nearline.volumes import MARKER, Marker, VolumeState, inspect_volume, write_marker
+from spokesync.catalog import hub as hub_queries
+from spokesync.catalog.errors import NearlineUnsafe
+from spokesync.tasks.nearline.volumes import (
+    MARKER,
+    Marker,
+    VolumeState,
+    inspect_volume,
+    write_marker,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 log = logging.getLogger("spokesync.volumes")
 REBUILD = "`spokesync catalog rebuild` (it indexes the nearline TARs into a new catalog)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from tasks.manifest.schema import (
+from spokesync.tasks.manifest.schema import (
     PATIENT_COLUMNS,
     REQUIRED_COLUMNS,
     SERIES_COLUMNS,

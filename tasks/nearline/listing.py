@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tasks.nearline.tars import PARTIAL_MARK, SET_ASIDE
+from spokesync.tasks.nearline.tars import PARTIAL_MARK, SET_ASIDE
 
 
 def list_tars(volume: Path) -> Iterator[str]:

@@ -24,8 +24,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tasks.nearline.tars import SET_ASIDE, fsync_dir, make_dirs_durable, tar_relpath, volume_path
-from tasks.reconcile.state import BATCH_GLOB
+from spokesync.tasks.nearline.tars import (
+    SET_ASIDE,
+    fsync_dir,
+    make_dirs_durable,
+    tar_relpath,
+    volume_path,
+)
+from spokesync.tasks.reconcile.state import BATCH_GLOB
 
 log = logging.getLogger("spokesync.orphans")
 SWEPT = "orphans-set-aside"  # marker in a dead run's work folder: its nearline files moved aside

@@ -23,20 +23,20 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pydicom
 
-from catalog import open_catalog
-from catalog.errors import NearlineUnsafe
-from catalog.rebuild import insert_run_objects, record_hub, rows_table
-from tasks.manifest.dicom_headers import manifest_row
-from tasks.manifest.fingerprints import fingerprint_bytes
-from tasks.nearline.archive import STORED_SCHEMA
-from tasks.nearline.index import INDEX_COLUMNS, parse_index, spoke_of
-from tasks.nearline.listing import list_tars
-from tasks.nearline.tars import INDEX_NAME, SUMS_NAME, read_member
-from tasks.nearline.volume_check import read_headers, read_sha256sums
-from tasks.nearline.volumes import Marker, read_marker, write_marker
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import NearlineUnsafe
+from spokesync.catalog.rebuild import insert_run_objects, record_hub, rows_table
+from spokesync.tasks.manifest.dicom_headers import manifest_row
+from spokesync.tasks.manifest.fingerprints import fingerprint_bytes
+from spokesync.tasks.nearline.archive import STORED_SCHEMA
+from spokesync.tasks.nearline.index import INDEX_COLUMNS, parse_index, spoke_of
+from spokesync.tasks.nearline.listing import list_tars
+from spokesync.tasks.nearline.tars import INDEX_NAME, SUMS_NAME, read_member
+from spokesync.tasks.nearline.volume_check import read_headers, read_sha256sums
+from spokesync.tasks.nearline.volumes import Marker, read_marker, write_marker
 
 if TYPE_CHECKING:
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 log = logging.getLogger("spokesync.rebuild")
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from catalog.errors import NearlineCorrupt, NearlineUnwritable, ObjectRefused
+from spokesync.catalog.errors import NearlineCorrupt, NearlineUnwritable, ObjectRefused
 
 CHUNK = 1 << 20  # stream in 1 MiB chunks so memory stays bounded whatever the object size
 BLOCK = tarfile.BLOCKSIZE

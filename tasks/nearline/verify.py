@@ -8,14 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog import open_catalog
-from catalog.nearline import stored_members, tar_instances
-from tasks.nearline.tars import MemberInfo
-from tasks.nearline.volume_check import Finding, path_uids, verify_volume
-from tasks.nearline.volumes import resolve_volume
+from spokesync.catalog import open_catalog
+from spokesync.catalog.nearline import stored_members, tar_instances
+from spokesync.tasks.nearline.tars import MemberInfo
+from spokesync.tasks.nearline.volume_check import Finding, path_uids, verify_volume
+from spokesync.tasks.nearline.volumes import resolve_volume
 
 if TYPE_CHECKING:
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 UNKNOWN_TO_CATALOG = ("orphan_tar", "partial_tar", "set_aside")  # only the path says what they hold
 

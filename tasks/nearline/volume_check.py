@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from catalog.errors import NearlineCorrupt, NearlineUnsafe
-from tasks.manifest.rules import UID_PATTERN
-from tasks.nearline.listing import list_partials, list_set_aside, list_tars
-from tasks.nearline.tars import (
+from spokesync.catalog.errors import NearlineCorrupt, NearlineUnsafe
+from spokesync.tasks.manifest.rules import UID_PATTERN
+from spokesync.tasks.nearline.listing import list_partials, list_set_aside, list_tars
+from spokesync.tasks.nearline.tars import (
     BLOCK,
     CHUNK,
     SET_ASIDE,

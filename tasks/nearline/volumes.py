@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog.errors import NearlineUnsafe, NearlineUnwritable
-from tasks.nearline.tars import SET_ASIDE, StagedTar, fsync_dir, unwritable
+from spokesync.catalog.errors import NearlineUnsafe, NearlineUnwritable
+from spokesync.tasks.nearline.tars import SET_ASIDE, StagedTar, fsync_dir, unwritable
 
 if TYPE_CHECKING:
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 MARKER = ".spokesync-volume.json"
 NOT_ARCHIVE = {MARKER, SET_ASIDE}  # entries of a volume's top folder that are not TARs

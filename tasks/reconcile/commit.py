@@ -14,27 +14,27 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from catalog import open_catalog
-from catalog.apply import PlanTables, apply_plan, catalog_version
-from catalog.faults import kill_point
-from catalog.runs import recorded_run_ids
-from tasks.nearline.archive import (
+from spokesync.catalog import open_catalog
+from spokesync.catalog.apply import PlanTables, apply_plan, catalog_version
+from spokesync.catalog.faults import kill_point
+from spokesync.catalog.runs import recorded_run_ids
+from spokesync.tasks.nearline.archive import (
     STORED_SCHEMA,
     ArchiveBatch,
     discard_all,
     publish_all,
     stage_batch,
 )
-from tasks.nearline.hub_check import ensure_nearline
-from tasks.nearline.orphans import sweep_orphans
-from tasks.nearline.volumes import mark_last_run
-from tasks.reconcile.planning import plan_locked
-from tasks.reconcile.state import PLAN_FILES, RunState, summary, timed
+from spokesync.tasks.nearline.hub_check import ensure_nearline
+from spokesync.tasks.nearline.orphans import sweep_orphans
+from spokesync.tasks.nearline.volumes import mark_last_run
+from spokesync.tasks.reconcile.planning import plan_locked
+from spokesync.tasks.reconcile.state import PLAN_FILES, RunState, summary, timed
 
 if TYPE_CHECKING:
     import duckdb
 
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 
 def load_plan(state: RunState, batches: list[ArchiveBatch]) -> PlanTables:

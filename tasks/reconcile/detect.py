@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from catalog.vocabulary import Kind, Status, initial_status
+from spokesync.catalog.vocabulary import Kind, Status, initial_status
 
 PENDING = Status.PENDING_REVIEW
 APPLIED = Status.APPLIED

@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from catalog import detect as sql_detect
-from catalog.vocabulary import Kind
-from tasks.reconcile import detect
-from tasks.reconcile.detect import Edge, Planned, RecordBook, StudyFact
+from spokesync.catalog import detect as sql_detect
+from spokesync.catalog.vocabulary import Kind
+from spokesync.tasks.reconcile import detect
+from spokesync.tasks.reconcile.detect import Edge, Planned, RecordBook, StudyFact
 
 WHOLE_STUDY_VALUES = (Kind.ATTRIBUTES, Kind.UID_FIX)  # records that carry a study's values
 

@@ -9,20 +9,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from catalog import open_catalog
-from catalog.apply import catalog_version
-from catalog.detect import Incomplete
-from catalog.errors import ManifestInvalid, MassDeletionBlocked
-from catalog.runs import last_generated_at
-from tasks.nearline.archive import series_batches
-from tasks.nearline.hub_check import ensure_nearline
-from tasks.reconcile.plan_tables import build_plan
-from tasks.reconcile.state import BATCH_NAME, PLAN_FILES, RunState, timed
+from spokesync.catalog import open_catalog
+from spokesync.catalog.apply import catalog_version
+from spokesync.catalog.detect import Incomplete
+from spokesync.catalog.errors import ManifestInvalid, MassDeletionBlocked
+from spokesync.catalog.runs import last_generated_at
+from spokesync.tasks.nearline.archive import series_batches
+from spokesync.tasks.nearline.hub_check import ensure_nearline
+from spokesync.tasks.reconcile.plan_tables import build_plan
+from spokesync.tasks.reconcile.state import BATCH_NAME, PLAN_FILES, RunState, timed
 
 if TYPE_CHECKING:
     import duckdb
 
-    from tasks.config import Config, Policies
+    from spokesync.tasks.config import Config, Policies
 
 
 def plan_run(

@@ -15,17 +15,17 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from catalog.errors import ConfigInvalid, ManifestInvalid, ObjectRefused, SpokeUnavailable
-from tasks.manifest.drop_read import drop_folder, read_deletions, read_meta, read_rejected
-from tasks.manifest.stage import stage_manifest_file
-from tasks.nearline.archive import ArchiveBatch, discard_all, stage_batch
-from tasks.reconcile.commit import commit_run, commit_run_task, load_plan
-from tasks.reconcile.planning import guard, plan_run, refuse_stale
-from tasks.reconcile.state import RunState, new_run, summary, timed
-from tasks.spokes.hub import pull_spoke
+from spokesync.catalog.errors import ConfigInvalid, ManifestInvalid, ObjectRefused, SpokeUnavailable
+from spokesync.tasks.manifest.drop_read import drop_folder, read_deletions, read_meta, read_rejected
+from spokesync.tasks.manifest.stage import stage_manifest_file
+from spokesync.tasks.nearline.archive import ArchiveBatch, discard_all, stage_batch
+from spokesync.tasks.reconcile.commit import commit_run, commit_run_task, load_plan
+from spokesync.tasks.reconcile.planning import guard, plan_run, refuse_stale
+from spokesync.tasks.reconcile.state import RunState, new_run, summary, timed
+from spokesync.tasks.spokes.hub import pull_spoke
 
 if TYPE_CHECKING:
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 __all__ = [  # the steps, importable from here as before the split
     "RunState",

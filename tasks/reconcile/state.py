@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog.apply import RunRecord
-from catalog.errors import ManifestInvalid
-from tasks.spokes.hub import is_pacs
+from spokesync.catalog.apply import RunRecord
+from spokesync.catalog.errors import ManifestInvalid
+from spokesync.tasks.spokes.hub import is_pacs
 
 if TYPE_CHECKING:
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 PLAN_FILES = ("records", "members", "attributes", "values", "stale")
 # A run's batches of new objects in its work folder; the orphan sweep finds them by this glob.

@@ -15,7 +15,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import pyarrow as pa
 
-from catalog.report_views import chart_tables, open_reports, query
+from spokesync.catalog.report_views import chart_tables, open_reports, query
 
 CHART_TITLES = {
     "daily_changes": "Changes per kind, spoke and night",

@@ -20,19 +20,26 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from catalog import open_catalog
-from catalog.faults import kill_point
-from catalog.report_views import (
+from spokesync.catalog import open_catalog
+from spokesync.catalog.faults import kill_point
+from spokesync.catalog.report_views import (
     ReportsMissing,
     open_reports,
     rebuild_views_file,
     reported_runs,
     watermark,
 )
-from catalog.reports import TABLES, ExportWindow, empty, export_run, typed, unreported_runs
+from spokesync.catalog.reports import (
+    TABLES,
+    ExportWindow,
+    empty,
+    export_run,
+    typed,
+    unreported_runs,
+)
 
 if TYPE_CHECKING:
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 3600.0

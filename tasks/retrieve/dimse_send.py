@@ -20,7 +20,7 @@ from pynetdicom import AE, _config, build_context
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext
 
-from catalog.errors import SpokesyncError
+from spokesync.catalog.errors import SpokesyncError
 
 CALLING_AET = "SPOKESYNC"
 REACTOR_DELAY = 0.0001  # seconds between pynetdicom's polls of its event queue (default 0.001)

@@ -20,7 +20,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from tasks.manifest.dicom_headers import int_value, text_value
+from spokesync.tasks.manifest.dicom_headers import int_value, text_value
 
 MODIFYING_SYSTEM = "spokesync"
 REASON = "CORRECT"

@@ -24,27 +24,27 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydicom.dataset import Dataset
 
-from catalog import open_catalog
-from catalog import retrieve as queries
-from catalog.errors import SpokesyncError
-from catalog.faults import kill_point
-from catalog.retrieve import StoredInstance, StudyResolution
-from catalog.values import own_values
-from tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
-from tasks.manifest.schema import PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
-from tasks.nearline.tars import read_member, volume_path
-from tasks.nearline.volumes import on_volume_paths
-from tasks.retrieve.dimse_send import (
+from spokesync.catalog import open_catalog
+from spokesync.catalog import retrieve as queries
+from spokesync.catalog.errors import SpokesyncError
+from spokesync.catalog.faults import kill_point
+from spokesync.catalog.retrieve import StoredInstance, StudyResolution
+from spokesync.catalog.values import own_values
+from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
+from spokesync.tasks.manifest.schema import PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
+from spokesync.tasks.nearline.tars import read_member, volume_path
+from spokesync.tasks.nearline.volumes import on_volume_paths
+from spokesync.tasks.retrieve.dimse_send import (
     NodeUnavailable,
     StoreRefused,
     parse_node,
     presentation_contexts,
     store_association,
 )
-from tasks.retrieve.edit import Edits, Target, UidMap, correct_dataset
+from spokesync.tasks.retrieve.edit import Edits, Target, UidMap, correct_dataset
 
 if TYPE_CHECKING:
-    from tasks.config import Config
+    from spokesync.tasks.config import Config
 
 log = logging.getLogger("spokesync.retrieve")
 KEYWORDS = {**TEXT_COLUMNS, **INT_COLUMNS}  # catalog column -> DICOM keyword

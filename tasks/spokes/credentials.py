@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from catalog.errors import ConfigInvalid
+from spokesync.catalog.errors import ConfigInvalid
 
 
 def spoke_credentials(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydicom.datadict import tag_for_keyword
 
-from tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, int_value, text_value
-from tasks.manifest.schema import MANIFEST_SCHEMA
-from tasks.spokes.source import LISTED_COLUMNS, Listing
+from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, int_value, text_value
+from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
+from spokesync.tasks.spokes.source import LISTED_COLUMNS, Listing
 
 _TAGS = {column: f"{tag_for_keyword(keyword):08X}"
          for column, keyword in {**TEXT_COLUMNS, **INT_COLUMNS}.items()}  # fmt: skip

@@ -18,10 +18,10 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
 
-from catalog.errors import SpokeUnavailable
-from tasks.spokes.dicom_json import listing_of_json
-from tasks.spokes.multipart import MultipartInvalid, split_related
-from tasks.spokes.source import (
+from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks.spokes.dicom_json import listing_of_json
+from spokesync.tasks.spokes.multipart import MultipartInvalid, split_related
+from spokesync.tasks.spokes.source import (
     TRACKED_KEYWORDS,
     Listing,
     ObjectRef,

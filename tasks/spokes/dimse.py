@@ -25,10 +25,10 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelMove as MOVE,
 )
 
-from catalog.errors import SpokeUnavailable
-from tasks.retrieve.dimse_send import send_at_once, tune_for_throughput
-from tasks.spokes.dimse_store import ReceivedObjects, storage_contexts
-from tasks.spokes.source import (
+from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks.retrieve.dimse_send import send_at_once, tune_for_throughput
+from spokesync.tasks.spokes.dimse_store import ReceivedObjects, storage_contexts
+from spokesync.tasks.spokes.source import (
     TRACKED_KEYWORDS,
     Listing,
     ObjectRef,

@@ -27,8 +27,8 @@ from pydicom.uid import (
 )
 from pynetdicom import AE, build_role
 
-from catalog.errors import SpokeUnavailable
-from tasks.spokes.source import object_path
+from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks.spokes.source import object_path
 
 STORED_SYNTAXES = (
     ExplicitVRLittleEndian,

@@ -9,18 +9,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog import open_catalog
-from catalog.errors import ConfigInvalid
-from catalog.known import known_instances
-from catalog.runs import last_generated_at
-from tasks.spokes.credentials import spoke_credentials
-from tasks.spokes.pull import PullResult, pull_drop
-from tasks.spokes.source import SpokeSource, check_since_attribute
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import ConfigInvalid
+from spokesync.catalog.known import known_instances
+from spokesync.catalog.runs import last_generated_at
+from spokesync.tasks.spokes.credentials import spoke_credentials
+from spokesync.tasks.spokes.pull import PullResult, pull_drop
+from spokesync.tasks.spokes.source import SpokeSource, check_since_attribute
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tasks.config import Config, SpokeConfig
+    from spokesync.tasks.config import Config, SpokeConfig
 
 
 def is_pacs(spoke: SpokeConfig) -> bool:
@@ -34,7 +34,7 @@ def open_source(spoke_id: str, spoke: SpokeConfig) -> Iterator[SpokeSource]:
     if spoke.since_attribute:
         check_since_attribute(spoke.since_attribute)
     if spoke.source == "dicomweb":
-        from tasks.spokes.dicomweb import DicomwebSource
+        from spokesync.tasks.spokes.dicomweb import DicomwebSource
 
         source = DicomwebSource(
             spoke.url,
@@ -50,7 +50,7 @@ def open_source(spoke_id: str, spoke: SpokeConfig) -> Iterator[SpokeSource]:
             since_attribute=spoke.since_attribute,
         )
     elif spoke.source == "dimse":
-        from tasks.spokes.dimse import DimseSource
+        from spokesync.tasks.spokes.dimse import DimseSource
 
         source = DimseSource(
             spoke.host,

@@ -22,11 +22,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.errors import SpokeUnavailable
-from tasks.manifest.dicom_headers import manifest_row
-from tasks.manifest.fingerprints import read_with_fingerprint
-from tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
-from tasks.spokes.source import LISTED_COLUMNS, Listing, ObjectRef, SpokeSource, StudyRef
+from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks.manifest.dicom_headers import manifest_row
+from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
+from spokesync.tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+from spokesync.tasks.spokes.source import LISTED_COLUMNS, Listing, ObjectRef, SpokeSource, StudyRef
 
 Known = Callable[[list[str]], dict[str, dict]]  # SOP UIDs -> catalog fingerprint and values
 FETCH_CHUNK = 500  # objects asked of the source at a time

@@ -17,10 +17,10 @@ from typing import Protocol
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
-from catalog.errors import ConfigInvalid, SpokeUnavailable
-from tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, manifest_row
-from tasks.manifest.rules import MAX_UID_LENGTH, UID_FIX, UID_PATTERN
-from tasks.manifest.schema import REQUIRED_COLUMNS
+from spokesync.catalog.errors import ConfigInvalid, SpokeUnavailable
+from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, manifest_row
+from spokesync.tasks.manifest.rules import MAX_UID_LENGTH, UID_FIX, UID_PATTERN
+from spokesync.tasks.manifest.schema import REQUIRED_COLUMNS
 
 # Every manifest attribute a source must return for each instance (DESIGN §2).
 TRACKED_KEYWORDS = tuple(TEXT_COLUMNS.values()) + tuple(INT_COLUMNS.values())

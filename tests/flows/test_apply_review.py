@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import simulator as sim
-from catalog import open_catalog
-from catalog.review import open_reviews
-from flows.review import apply_review
-from tasks.config import add_spoke, load_config
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.review import open_reviews
+from spokesync.flows.review import apply_review
+from spokesync.tasks.config import add_spoke, load_config
+from spokesync.tasks.reconcile.run import run_spoke
 
 
 def test_apply_review_flow_rejects_then_refuses_a_second_decision(hub, tmp_path):

@@ -19,11 +19,11 @@ import duckdb
 import pyarrow.parquet as pq
 from prefect.settings import PREFECT_API_URL
 
-from catalog import open_catalog
-from catalog.changes import list_changes
-from catalog.lock import lock_path
-from catalog.nearline import spoke_summary
-from flows.reconcile import reconcile_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
+from spokesync.catalog.lock import lock_path
+from spokesync.catalog.nearline import spoke_summary
+from spokesync.flows.reconcile import reconcile_spoke
 
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))
 

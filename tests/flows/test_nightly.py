@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from catalog import open_catalog
-from catalog.nearline import spoke_summary
-from flows.reconcile import SpokesFailed, nightly_reconcile, reconcile_spoke
-from tasks.config import add_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.nearline import spoke_summary
+from spokesync.flows.reconcile import SpokesFailed, nightly_reconcile, reconcile_spoke
+from spokesync.tasks.config import add_spoke
 
 
 def test_nightly_archives_the_good_spoke_and_fails_the_run_for_the_broken_one(hub, tmp_path):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 
-import tasks.nearline.archive
-from catalog import open_catalog
-from catalog.changes import list_changes
-from flows.reconcile import nightly_reconcile
-from tasks.config import add_spoke, init_config, load_config
-from tasks.reconcile.run import run_spoke
+import spokesync.tasks.nearline.archive
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
+from spokesync.flows.reconcile import nightly_reconcile
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import catalog_view
 
 SPOKES = ("north", "south")
@@ -27,7 +27,7 @@ def meet_in_archive(monkeypatch, parties: int) -> None:
     spoke's batch would fail with BrokenBarrierError, and the spoke with it.
     """
     barrier, met, guard = threading.Barrier(parties, timeout=60), set(), threading.Lock()
-    real = tasks.nearline.archive.stage_batch
+    real = spokesync.tasks.nearline.archive.stage_batch
 
     def staging_together(drop, *args):
         with guard:
@@ -37,7 +37,7 @@ def meet_in_archive(monkeypatch, parties: int) -> None:
             barrier.wait()
         return real(drop, *args)
 
-    monkeypatch.setattr(tasks.nearline.archive, "stage_batch", staging_together)
+    monkeypatch.setattr(spokesync.tasks.nearline.archive, "stage_batch", staging_together)
 
 
 def test_nightly_archives_two_spokes_at_the_same_time_and_commits_them_in_turn(hub, monkeypatch):

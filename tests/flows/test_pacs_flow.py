@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from prefect.blocks.system import Secret
 
-from catalog.errors import ConfigInvalid
-from flows.reconcile import reconcile_spoke
+from spokesync.catalog.errors import ConfigInvalid
+from spokesync.flows.reconcile import reconcile_spoke
 from tests.support.orthanc import PASSWORD, USER
 from tests.support.pacs import PACS_INSTANCES, pacs_hub
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from flows.demo import run_demo
-from tasks.config import load_config
-from tasks.reports.html import write_html
+from spokesync.flows.demo import run_demo
+from spokesync.tasks.config import load_config
+from spokesync.tasks.reports.html import write_html
 from tests.support.privacy import captured_logs, demographics, leaks, server_texts
 
 

@@ -9,9 +9,9 @@ from prefect.artifacts import Artifact
 
 import simulator as sim
 from simulator.samples import PATIENTS
-from tasks.config import add_spoke, load_config
-from tasks.reconcile.run import run_spoke
-from tasks.reports.tables import artifact_key, publish_artifacts, write_reports_task
+from spokesync.tasks.config import add_spoke, load_config
+from spokesync.tasks.reconcile.run import run_spoke
+from spokesync.tasks.reports.tables import artifact_key, publish_artifacts, write_reports_task
 
 RENAMED = "FAKE^RENAMED"
 

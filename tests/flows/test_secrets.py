@@ -12,8 +12,8 @@ import pytest
 from prefect.blocks.system import Secret
 from typer.testing import CliRunner
 
-from flows.cli.main import app
-from tasks.config import init_config, set_spoke
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import init_config, set_spoke
 from tests.support.privacy import captured_logs, server_texts
 
 USER, PASSWORD = "hub-reader", "Pw-7f3a9c1e-not-for-logs"

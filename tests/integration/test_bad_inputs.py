@@ -10,10 +10,10 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from catalog import errors
-from tasks.config import add_spoke, init_config, load_config
-from tasks.nearline.volume_check import scan_tar
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import errors
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.nearline.volume_check import scan_tar
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.bad_inputs import CORPUS, Expect, case_names, load_expect, materialise
 from tests.support.detection import copy_hub, export, file_hashes, nearline_files
 

@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from catalog import open_catalog
-from catalog.errors import CatalogLocked
-from catalog.lock import lock_path
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import CatalogLocked
+from spokesync.catalog.lock import lock_path
 
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from catalog import open_catalog
+    from spokesync.catalog import open_catalog
     with open_catalog(Path(sys.argv[1])):
         print("holding", flush=True)
         time.sleep(float(sys.argv[2]))

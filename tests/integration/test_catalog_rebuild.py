@@ -9,13 +9,13 @@ import os
 import pytest
 
 import simulator as sim
-from catalog import open_catalog
-from tasks.config import load_config
-from tasks.nearline.listing import list_tars
-from tasks.nearline.rebuild import read_tar, rebuild_catalog
-from tasks.nearline.tars import INDEX_NAME
-from tasks.nearline.volume_check import read_headers
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.tasks.config import load_config
+from spokesync.tasks.nearline.listing import list_tars
+from spokesync.tasks.nearline.rebuild import read_tar, rebuild_catalog
+from spokesync.tasks.nearline.tars import INDEX_NAME
+from spokesync.tasks.nearline.volume_check import read_headers
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import copy_hub, nearline_files, split_delete_correct
 from tests.support.nearline_safety import changed_studies, cli, retrieved, studies
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from catalog import open_catalog
-from catalog.changes import list_changes
-from catalog.faults import PAUSE_ENV, READY_ENV
-from catalog.nearline import spoke_summary
-from flows.cli.signals import alive, descendants
-from tasks.nearline.listing import list_partials
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
+from spokesync.catalog.faults import PAUSE_ENV, READY_ENV
+from spokesync.catalog.nearline import spoke_summary
+from spokesync.flows.cli.signals import alive, descendants
+from spokesync.tasks.nearline.listing import list_partials
 
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))
 STOP_WITHIN_SECONDS = 10

@@ -4,10 +4,10 @@ TARs it staged whose series are still new and discarding the rest (nothing fails
 
 from __future__ import annotations
 
-from catalog import open_catalog
-from catalog.nearline import spoke_summary
-from tasks.nearline.archive import stage_batch
-from tasks.reconcile.run import commit_run, new_run, plan_run, run_spoke, stage_manifest
+from spokesync.catalog import open_catalog
+from spokesync.catalog.nearline import spoke_summary
+from spokesync.tasks.nearline.archive import stage_batch
+from spokesync.tasks.reconcile.run import commit_run, new_run, plan_run, run_spoke, stage_manifest
 from tests.support.detection import catalog_view
 
 
@@ -51,7 +51,7 @@ def test_second_run_of_the_same_drop_replans_archives_nothing_and_leaves_no_stag
 def test_spoke_committing_after_another_keeps_its_staged_tars_and_ends_as_run_in_turn(
     hub, tmp_path
 ):
-    from tasks.config import add_spoke, init_config, load_config
+    from spokesync.tasks.config import add_spoke, init_config, load_config
 
     north, north_batches = staged_run(hub, "north")
     south, south_batches = staged_run(hub, "south")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.config import add_spoke, init_config
+from spokesync.tasks.config import add_spoke, init_config
 
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))
 TYPOS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import simulator as sim
-from tasks.reconcile.run import run_spoke
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import (
     catalog_view,
     copy_hub,

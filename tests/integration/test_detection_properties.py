@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simulator as sim
-from tasks.manifest.build import write_manifest
-from tasks.reconcile.run import run_spoke
+from spokesync.tasks.manifest.build import write_manifest
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import (
     catalog_view,
     copy_hub,

@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from catalog import open_catalog
-from catalog.errors import ManifestInvalid, ObjectRefused
-from flows.cli.main import app
-from tasks.config import add_spoke, load_config
-from tasks.nearline.listing import list_tars
-from tasks.nearline.tars import read_member
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import ManifestInvalid, ObjectRefused
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, load_config
+from spokesync.tasks.nearline.listing import list_tars
+from spokesync.tasks.nearline.tars import read_member
+from spokesync.tasks.reconcile.run import run_spoke
 
 
 def tables(config) -> dict[str, list]:

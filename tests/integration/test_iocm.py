@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 import simulator as sim
-from flows.cli.main import app
-from tasks.config import add_spoke, init_config, load_config
-from tasks.reconcile.run import run_spoke
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.reconcile.run import run_spoke
 
 needs_dciodvfy = pytest.mark.skipif(
     shutil.which("dciodvfy") is None, reason="dciodvfy (Debian dicom3tools) is not installed"

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 import simulator as sim
-from catalog import open_catalog
-from catalog.faults import RETRIEVE_POINTS, RUN_POINTS
-from tasks.config import add_spoke, load_config
-from tasks.nearline.verify import verify_nearline
+from spokesync.catalog import open_catalog
+from spokesync.catalog.faults import RETRIEVE_POINTS, RUN_POINTS
+from spokesync.tasks.config import add_spoke, load_config
+from spokesync.tasks.nearline.verify import verify_nearline
 from tests.support.detection import split_delete_correct
 from tests.support.kill import Runner, catalog_export, nearline_content
 

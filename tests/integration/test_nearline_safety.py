@@ -14,11 +14,11 @@ import shutil
 import pytest
 
 import simulator as sim
-from catalog import open_catalog
-from catalog.errors import NearlineUnsafe
-from tasks.nearline.verify import verify_nearline
-from tasks.nearline.volumes import MARKER
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import NearlineUnsafe
+from spokesync.tasks.nearline.verify import verify_nearline
+from spokesync.tasks.nearline.volumes import MARKER
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import copy_hub, nearline_files
 from tests.support.nearline_safety import cli, edit_config, retrieved, studies
 
@@ -89,7 +89,7 @@ def test_a_hub_moved_to_another_folder_verifies_and_retrieves(hub, tmp_path):
     os.rename(hub.file.parent, moved)
     checked = cli("verify", "--config", moved / "spokesync.toml")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    from tasks.config import load_config
+    from spokesync.tasks.config import load_config
 
     config = load_config(moved / "spokesync.toml")
     assert retrieved(config, studies(config), tmp_path / "after") == expected

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from catalog.errors import SpokeUnavailable
-from tasks.config import load_config, set_spoke
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks.config import load_config, set_spoke
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import export
 from tests.support.orthanc import Orthanc, Proxy, free_port
 from tests.support.pacs import pacs_files, pacs_hub, spoke_body

@@ -11,12 +11,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from flows.cli.main import app
-from flows.demo_orthanc import attach_pacs
-from tasks.config import init_config, load_config
-from tasks.manifest.build import build_drop
-from tasks.manifest.drop_read import read_drop
-from tasks.reconcile.run import run_spoke
+from spokesync.flows.cli.main import app
+from spokesync.flows.demo_orthanc import attach_pacs
+from spokesync.tasks.config import init_config, load_config
+from spokesync.tasks.manifest.build import build_drop
+from spokesync.tasks.manifest.drop_read import read_drop
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import records_of_run
 from tests.support.orthanc import HUB_AET, ORTHANC_AET, PASSWORD, USER
 from tests.support.orthanc_ops import delete_instance, store_new_study, studies_by_patient

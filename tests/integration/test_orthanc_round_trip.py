@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from tasks.config import load_config, set_spoke
-from tasks.reconcile.run import run_spoke
+from spokesync.tasks.config import load_config, set_spoke
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import records_of_run
 from tests.support.orthanc import Proxy
 from tests.support.orthanc_ops import OPERATIONS, store_secondary_capture

@@ -8,11 +8,17 @@ import pyarrow.compute as pc
 import pytest
 
 import simulator as sim
-from catalog import open_catalog
-from catalog.changes import list_changes
-from tasks.config import add_spoke, init_config, load_config, read_document, write_document
-from tasks.manifest.build import write_manifest
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
+from spokesync.tasks.config import (
+    add_spoke,
+    init_config,
+    load_config,
+    read_document,
+    write_document,
+)
+from spokesync.tasks.manifest.build import write_manifest
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import catalog_view
 
 

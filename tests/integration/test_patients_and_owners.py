@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.config import read_document, write_document
+from spokesync.tasks.config import read_document, write_document
 from tests.truth.compare import by_sop, differences
 from tests.truth.hub import Hub
 from tests.truth.spoke import FileSpoke, Series

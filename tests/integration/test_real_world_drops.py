@@ -13,13 +13,13 @@ import pytest
 from pydicom.data import get_testdata_file
 from typer.testing import CliRunner
 
-from catalog.report_views import open_reports, query
-from flows.cli.main import app
-from tasks.config import add_spoke, init_config, load_config
-from tasks.manifest import build as manifest_build
-from tasks.manifest.drop_read import read_drop, read_rejected
-from tasks.reconcile.run import run_spoke
-from tasks.reports.tables import run_summary, write_reports
+from spokesync.catalog.report_views import open_reports, query
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.manifest import build as manifest_build
+from spokesync.tasks.manifest.drop_read import read_drop, read_rejected
+from spokesync.tasks.reconcile.run import run_spoke
+from spokesync.tasks.reports.tables import run_summary, write_reports
 from tests.support.builders import uid
 
 STUDY, SERIES = uid("real-world", "study"), uid("real-world", "series")

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from catalog import open_catalog
+from spokesync.catalog import open_catalog
 from tests.support.report import report_scenario  # noqa: F401  (session fixture)
 
 DOC = Path(__file__).parents[2] / "docs" / "reports.md"

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from flows.cli.main import app
 from simulator.samples import PATIENTS
-from tasks.reports.html import CHART_TITLES
+from spokesync.flows.cli.main import app
+from spokesync.tasks.reports.html import CHART_TITLES
 from tests.support.report import report_scenario  # noqa: F401  (session fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

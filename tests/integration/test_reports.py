@@ -14,14 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from catalog import open_catalog
-from catalog.errors import CatalogLocked
-from catalog.report_views import open_reports, query
-from catalog.reports import TABLES
-from flows.cli.main import app
-from tasks.config import load_config
-from tasks.reconcile.run import run_spoke
-from tasks.reports.tables import clean_temporaries, write_reports
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import CatalogLocked
+from spokesync.catalog.report_views import open_reports, query
+from spokesync.catalog.reports import TABLES
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import load_config
+from spokesync.tasks.reconcile.run import run_spoke
+from spokesync.tasks.reports.tables import clean_temporaries, write_reports
 from tests.support.report import report_scenario  # noqa: F401  (session fixture)
 
 ROOT = Path(__file__).parents[2]
@@ -126,9 +126,9 @@ def test_report_on_a_hub_without_reports_says_how_to_get_them(hub):
 HOLD_MID_RUN = textwrap.dedent(
     """
     import sys, time
-    from tasks.config import load_config
-    from tasks.reconcile import commit
-    from tasks.reconcile import run as reconcile
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.reconcile import commit
+    from spokesync.tasks.reconcile import run as reconcile
 
     real = commit.apply_plan
 
@@ -172,9 +172,9 @@ def test_report_query_succeeds_while_another_process_holds_the_catalog_mid_run(s
 CRASH = textwrap.dedent(
     """
     import os, sys
-    from tasks.config import load_config
-    from tasks.reports import tables as reports
-    from tasks.reconcile.run import run_spoke
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.reports import tables as reports
+    from spokesync.tasks.reconcile.run import run_spoke
 
     config = load_config(sys.argv[1])
     run_id = run_spoke(config, "north")["run_id"]  # a third night: nothing changed
@@ -244,7 +244,7 @@ def test_a_crash_while_writing_a_report_leaves_the_previous_files_readable(
 
 
 def test_every_report_view_block_runs_on_the_report_views(scenario):
-    from catalog.report_views import CHARTS, _blocks
+    from spokesync.catalog.report_views import CHARTS, _blocks
 
     con = open_reports(scenario.config.reports)
     try:
@@ -273,7 +273,7 @@ def test_reporting_a_run_again_replaces_its_files_and_changes_no_answer(scenario
 
 
 def test_a_review_decision_reaches_the_changes_report_with_the_next_run(scenario, tmp_path):
-    from catalog.review import approve
+    from spokesync.catalog.review import approve
 
     config = copy_hub(scenario, tmp_path / "hub")
     (fix,) = [r for r in snapshot(config.reports)["pending_review"] if r["kind"] == "UID_FIX"]

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 import simulator as sim
-from catalog import open_catalog
-from catalog.review import approve, open_reviews
-from flows.cli.main import app
-from tasks.config import add_spoke, init_config, load_config
-from tasks.nearline.tars import read_member
-from tasks.reconcile.run import run_spoke
-from tasks.retrieve.study import export_to_folder, plan_study, retrieve_study, tar_of
+from spokesync.catalog import open_catalog
+from spokesync.catalog.review import approve, open_reviews
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.nearline.tars import read_member
+from spokesync.tasks.reconcile.run import run_spoke
+from spokesync.tasks.retrieve.study import export_to_folder, plan_study, retrieve_study, tar_of
 from tests.integration.test_detection import CONVENTIONS, OPERATIONS
 from tests.support.detection import copy_hub
 from tests.support.retrieve import (

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from typer.testing import CliRunner
 
 import simulator as sim
-from flows.cli.main import app
+from spokesync.flows.cli.main import app
 from tests.support.builders import system_tool
 from tests.support.detection import copy_hub
 from tests.support.retrieve import reconcile

@@ -6,11 +6,11 @@ import pytest
 from typer.testing import CliRunner
 
 import simulator as sim
-from catalog import open_catalog, review
-from catalog.changes import list_changes
-from flows.cli.main import app
-from tasks.config import add_spoke, load_config
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog, review
+from spokesync.catalog.changes import list_changes
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, load_config
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.integration.test_detection import OPERATIONS
 from tests.support.detection import catalog_view, copy_hub
 

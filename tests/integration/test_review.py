@@ -8,11 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 import simulator as sim
-from catalog import open_catalog
-from catalog.review import open_reviews, resolve_study
-from flows.cli.main import app
-from tasks.config import add_spoke, init_config, load_config
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.review import open_reviews, resolve_study
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import catalog_view, drop_view
 
 runner = CliRunner()

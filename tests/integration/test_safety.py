@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import simulator as sim
-from catalog.errors import MassDeletionBlocked
-from tasks.config import add_spoke, load_config
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog.errors import MassDeletionBlocked
+from spokesync.tasks.config import add_spoke, load_config
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import (
     catalog_view,
     copy_hub,
@@ -67,7 +67,7 @@ def test_removing_a_tenth_of_the_instances_is_blocked_until_confirmed(
 
 
 def test_an_empty_manifest_deletes_nothing(archived, sample_drops, tmp_path):
-    from tasks.manifest.build import write_manifest
+    from spokesync.tasks.manifest.build import write_manifest
 
     drop = tmp_path / "empty"
     write_manifest(sim.manifest_of(sample_drops["north"]).slice(0, 0), drop, "north")
@@ -78,7 +78,7 @@ def test_an_empty_manifest_deletes_nothing(archived, sample_drops, tmp_path):
 
 
 def test_a_study_missing_from_the_manifest_is_never_deleted(archived, sample_drops, tmp_path):
-    from tasks.manifest.build import write_manifest
+    from spokesync.tasks.manifest.build import write_manifest
 
     table = sim.manifest_of(sample_drops["north"])
     kept = table.filter(
@@ -99,7 +99,7 @@ def test_undecidable_twins_wait_as_one_ambiguous_record_and_nothing_is_guessed(
     study = sim.study_uids(sim.manifest_of(sample_drops["north"]))[0]
     before_drop, after_drop = tmp_path / "before", tmp_path / "after"
     first, second = sim.make_ambiguous(sample_drops["north"], before_drop, after_drop, study)
-    from tasks.config import init_config
+    from spokesync.tasks.config import init_config
 
     file = init_config(tmp_path / "hub")
     add_spoke(file, "north", before_drop)

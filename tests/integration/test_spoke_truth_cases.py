@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from catalog.errors import SpokesyncError
+from spokesync.catalog.errors import SpokesyncError
 from tests.support.pacs import spoke_body
 from tests.truth.compare import by_sop, differences, files_of
 from tests.truth.hub import Hub

@@ -14,13 +14,13 @@ import pytest
 from typer.testing import CliRunner
 
 import simulator as sim
-from flows.cli.main import app
-from tasks.config import add_spoke, init_config, load_config
-from tasks.nearline.tars import SUMS_NAME, publish, stage_series_tar, tar_relpath
-from tasks.nearline.verify import verify_nearline
-from tasks.nearline.volume_check import read_headers
-from tasks.reconcile.run import run_spoke
-from tasks.retrieve.study import plan_study, tar_of
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.nearline.tars import SUMS_NAME, publish, stage_series_tar, tar_relpath
+from spokesync.tasks.nearline.verify import verify_nearline
+from spokesync.tasks.nearline.volume_check import read_headers
+from spokesync.tasks.reconcile.run import run_spoke
+from spokesync.tasks.retrieve.study import plan_study, tar_of
 from tests.integration.test_retrieve_storescp import storescp  # noqa: F401  a fixture
 from tests.support.builders import flip_byte
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import open_catalog
-from catalog.errors import NearlineUnwritable
-from tasks.config import load_config
-from tasks.nearline.listing import list_partials, list_tars
-from tasks.nearline.tars import stage_series_tar
-from tasks.nearline.verify import verify_nearline
-from tasks.nearline.volumes import stage_on_a_volume
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.errors import NearlineUnwritable
+from spokesync.tasks.config import load_config
+from spokesync.tasks.nearline.listing import list_partials, list_tars
+from spokesync.tasks.nearline.tars import stage_series_tar
+from spokesync.tasks.nearline.verify import verify_nearline
+from spokesync.tasks.nearline.volumes import stage_on_a_volume
+from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import copy_hub, export, nearline_files
 from tests.support.nearline_safety import Tmpfs, cli, edit_config
 
@@ -38,7 +38,7 @@ def two_volume_hub(hub_folder, tmpfs, size="2m"):
 
 
 def test_a_read_only_volume_is_passed_over_for_the_next_one(sample_drops, tmpfs, tmp_path):
-    from tasks.config import add_spoke
+    from spokesync.tasks.config import add_spoke
 
     config = two_volume_hub(tmp_path / "hub", tmpfs)
     add_spoke(config.file, "north", sample_drops["north"])
@@ -56,7 +56,7 @@ def test_a_read_only_volume_is_passed_over_for_the_next_one(sample_drops, tmpfs,
 def test_a_read_only_last_volume_stops_the_run_naming_volume_path_and_fix(
     sample_drops, tmpfs, tmp_path
 ):
-    from tasks.config import add_spoke
+    from spokesync.tasks.config import add_spoke
 
     config = two_volume_hub(tmp_path / "hub", tmpfs)
     add_spoke(config.file, "north", sample_drops["north"])
@@ -78,7 +78,7 @@ def test_a_volume_that_fills_up_while_writing_leaves_no_partial_and_the_next_one
     full = tmpfs.mount(tmp_path / "full", "256k")
     roomy = tmp_path / "roomy"
     roomy.mkdir()
-    from tasks.nearline.volumes import Marker, write_marker
+    from spokesync.tasks.nearline.volumes import Marker, write_marker
 
     for name, path in (("full", full), ("roomy", roomy)):
         write_marker(path, Marker("hub-test", name))

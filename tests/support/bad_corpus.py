@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import ExplicitVRLittleEndian
 
-from tasks.manifest.schema import MANIFEST_SCHEMA
+from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 from tests.support.bad_corpus_cases import CASES, SERIES, SOPS, STUDY, Case
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad"

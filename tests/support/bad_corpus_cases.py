@@ -92,7 +92,7 @@ def _uid_case(name: str, what: str, bad: str) -> Case:
 
 
 def _drop_column(name: str) -> Callable[[list[dict]], pa.Table]:
-    from tasks.manifest.schema import MANIFEST_SCHEMA
+    from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
     return lambda rows: pa.Table.from_pylist(rows, MANIFEST_SCHEMA).drop_columns([name])
 
@@ -139,7 +139,7 @@ def _rewrite(source: str, target: str, **values) -> Callable[[Path], None]:
 
 
 def _patient_id_as_number(rows: list[dict]) -> pa.Table:
-    from tasks.manifest.schema import MANIFEST_SCHEMA
+    from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
     data = pa.Table.from_pylist([{**r, "patient_id": "00123"} for r in rows], MANIFEST_SCHEMA)
     index = data.column_names.index("patient_id")

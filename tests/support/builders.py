@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.manifest.schema import MANIFEST_SCHEMA
+from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
 
 def uid(*parts: object) -> str:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from catalog import open_catalog
-from catalog.changes import list_changes
-from tasks.config import add_spoke, load_config
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
+from spokesync.tasks.config import add_spoke, load_config
 
 VIEW_COLUMNS = (
     "sop_instance_uid",

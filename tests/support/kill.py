@@ -19,11 +19,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from catalog import open_catalog
-from catalog.faults import KILL_ENV, MARK_ENV
-from tasks.nearline.listing import list_partials, list_tars
-from tasks.nearline.tars import INDEX_NAME, read_member
-from tasks.nearline.volume_check import scan_tar
+from spokesync.catalog import open_catalog
+from spokesync.catalog.faults import KILL_ENV, MARK_ENV
+from spokesync.tasks.nearline.listing import list_partials, list_tars
+from spokesync.tasks.nearline.tars import INDEX_NAME, read_member
+from spokesync.tasks.nearline.volume_check import scan_tar
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ID = re.compile(r"\b[a-z0-9_]+-\d{8}T\d{6}-[0-9a-f]{6}\b")
@@ -33,9 +33,9 @@ TIME_COLUMNS = {"started_at", "finished_at", "created_at", "decided_at", "detect
 
 def reconcile(config_file: str, spoke: str, result_file: str) -> None:
     """One run as the reconcile-spoke flow does it, without Prefect: run, then its reports."""
-    from tasks.config import load_config
-    from tasks.reconcile.run import run_spoke
-    from tasks.reports.tables import write_reports
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.reconcile.run import run_spoke
+    from spokesync.tasks.reports.tables import write_reports
 
     config = load_config(Path(config_file))
     result = run_spoke(config, spoke, allow_mass_delete=True)
@@ -44,8 +44,8 @@ def reconcile(config_file: str, spoke: str, result_file: str) -> None:
 
 
 def retrieve(config_file: str, study_uid: str, out: str) -> None:
-    from tasks.config import load_config
-    from tasks.retrieve.study import retrieve_study
+    from spokesync.tasks.config import load_config
+    from spokesync.tasks.retrieve.study import retrieve_study
 
     result = retrieve_study(load_config(Path(config_file)), study_uid, out=Path(out))
     if result.failed:
@@ -55,13 +55,13 @@ def retrieve(config_file: str, study_uid: str, out: str) -> None:
 COMMANDS = {"reconcile": reconcile, "retrieve": retrieve}
 # What the commands import, some of it lazily (pyarrow loads pandas for a pandas-backed read).
 PRELOAD = (
-    "tasks.config",
+    "spokesync.tasks.config",
     "pandas",
     "pyarrow.dataset",
     "pyarrow.pandas_compat",
-    "tasks.reconcile.run",
-    "tasks.reports.tables",
-    "tasks.retrieve.study",
+    "spokesync.tasks.reconcile.run",
+    "spokesync.tasks.reports.tables",
+    "spokesync.tasks.retrieve.study",
 )
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from catalog import open_catalog
-from tasks.config import read_document, write_document
-from tasks.retrieve.study import retrieve_study
+from spokesync.catalog import open_catalog
+from spokesync.tasks.config import read_document, write_document
+from spokesync.tasks.retrieve.study import retrieve_study
 
 ROOT = Path(__file__).resolve().parents[2]
 SPOKESYNC = shutil.which("spokesync", path=str(Path(sys.executable).parent))

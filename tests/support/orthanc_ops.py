@@ -14,8 +14,8 @@ import pydicom
 from pydicom.uid import generate_uid
 
 from simulator.objects import presentation_state, secondary_capture
-from tasks.manifest.dicom_headers import TEXT_COLUMNS, manifest_row
-from tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
+from spokesync.tasks.manifest.dicom_headers import TEXT_COLUMNS, manifest_row
+from spokesync.tasks.manifest.schema import PATIENT_COLUMNS, STUDY_COLUMNS
 from tests.support.orthanc import Orthanc
 
 STUDY_KEYWORDS = [TEXT_COLUMNS[c] for c in PATIENT_COLUMNS + STUDY_COLUMNS]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.config import init_config, load_config, set_spoke
+from spokesync.tasks.config import init_config, load_config, set_spoke
 from tests.support.orthanc import HUB_AET, ORTHANC_AET, Orthanc
 
 PROTOCOLS = ("dicomweb", "dimse")

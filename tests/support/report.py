@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import simulator as sim
-from tasks.config import add_spoke, init_config, load_config
-from tasks.reconcile.run import run_spoke
-from tasks.reports.tables import write_reports
+from spokesync.tasks.config import add_spoke, init_config, load_config
+from spokesync.tasks.reconcile.run import run_spoke
+from spokesync.tasks.reports.tables import write_reports
 
 NORTH_CORRECTION = "CT CHEST (CORRECTED)"
 SOUTH_CORRECTION = "CT CHEST (SOUTH)"

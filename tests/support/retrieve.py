@@ -14,10 +14,10 @@ import pydicom
 from pydicom.dataset import Dataset
 
 import simulator as sim
-from tasks.config import add_spoke, load_config
-from tasks.manifest.dicom_headers import manifest_row
-from tasks.reconcile.run import run_spoke
-from tasks.retrieve.study import retrieve_study
+from spokesync.tasks.config import add_spoke, load_config
+from spokesync.tasks.manifest.dicom_headers import manifest_row
+from spokesync.tasks.reconcile.run import run_spoke
+from spokesync.tasks.retrieve.study import retrieve_study
 from tests.support.detection import catalog_view, copy_hub
 
 _HISTORY = 0x04000561

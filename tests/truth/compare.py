@@ -8,7 +8,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 
-from tasks.manifest.dicom_headers import manifest_row
+from spokesync.tasks.manifest.dicom_headers import manifest_row
 
 UNCOMPARED = ("object_uri", "object_size", "fingerprint")
 

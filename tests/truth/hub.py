@@ -10,11 +10,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from catalog import open_catalog
-from catalog.changes import list_changes
-from flows.cli.main import app
-from tasks.config import add_spoke, init_config, load_config, set_spoke
-from tasks.reconcile.run import run_spoke
+from spokesync.catalog import open_catalog
+from spokesync.catalog.changes import list_changes
+from spokesync.flows.cli.main import app
+from spokesync.tasks.config import add_spoke, init_config, load_config, set_spoke
+from spokesync.tasks.reconcile.run import run_spoke
 
 RUNNER = CliRunner()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.errors import SpokesyncError
+from spokesync.catalog.errors import SpokesyncError
 from tests.truth.compare import by_sop, differences
 from tests.truth.hub import Hub
 from tests.truth.moves import PENDING, Expected

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from catalog import open_catalog
-from catalog.connection import MEMORY_ENV
+from spokesync.catalog import open_catalog
+from spokesync.catalog.connection import MEMORY_ENV
 
 
 def memory_limit(path) -> str:

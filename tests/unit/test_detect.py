@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.reconcile.detect import (
+from spokesync.tasks.reconcile.detect import (
     Edge,
     RecordBook,
     StudyFact,

@@ -10,7 +10,12 @@ from pydicom.uid import (
     JPEG2000Lossless,
 )
 
-from tasks.retrieve.dimse_send import DicomNode, StoreRefused, parse_node, presentation_contexts
+from spokesync.tasks.retrieve.dimse_send import (
+    DicomNode,
+    StoreRefused,
+    parse_node,
+    presentation_contexts,
+)
 
 
 def test_a_node_is_read_as_aet_host_and_port():

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from catalog.faults import KILL_ENV, KILL_POINTS, MARK_ENV, kill_point, parse_kill_at
+from spokesync.catalog.faults import KILL_ENV, KILL_POINTS, MARK_ENV, kill_point, parse_kill_at
 
 
 def test_kill_at_names_a_point_and_optionally_its_occurrence():
@@ -51,7 +51,7 @@ def test_the_process_dies_by_sigkill_at_the_asked_occurrence_and_marks_it(tmp_pa
 def test_a_pause_point_says_it_is_ready_and_holds_the_process_there_until_it_is_signalled(
     tmp_path,
 ):
-    from catalog.faults import PAUSE_ENV, READY_ENV
+    from spokesync.catalog.faults import PAUSE_ENV, READY_ENV
 
     ready, after = tmp_path / "ready", tmp_path / "after"
     pid = os.fork()
@@ -75,7 +75,7 @@ def test_a_pause_point_says_it_is_ready_and_holds_the_process_there_until_it_is_
 
 
 def test_a_commit_counts_as_done_only_once_its_committed_point_is_passed():
-    from catalog.faults import begin_commit, end_commit, progress
+    from spokesync.catalog.faults import begin_commit, end_commit, progress
 
     begin_commit("north-20261201T020000-abcdef")
     kill_point("before-commit")

@@ -12,8 +12,8 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from catalog.errors import ObjectRefused
-from tasks.manifest.fingerprints import (
+from spokesync.catalog.errors import ObjectRefused
+from spokesync.tasks.manifest.fingerprints import (
     canonical_bytes,
     fingerprint_bytes,
     fingerprint_dataset,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from catalog import open_catalog, queries
-from catalog.migrations import available_migrations
+from spokesync.catalog import open_catalog, queries
+from spokesync.catalog.migrations import available_migrations
 
 
 def test_an_old_catalog_gets_the_keys_of_the_instances_it_holds(tmp_path):

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pydicom
 import pytest
 
-from tasks.manifest import build as manifest_build
-from tasks.manifest import rules as manifest_rules
-from tasks.manifest.build import build_drop, write_manifest
-from tasks.manifest.fingerprints import fingerprint_file
-from tasks.manifest.schema import MANIFEST_SCHEMA
+from spokesync.tasks.manifest import build as manifest_build
+from spokesync.tasks.manifest import rules as manifest_rules
+from spokesync.tasks.manifest.build import build_drop, write_manifest
+from spokesync.tasks.manifest.fingerprints import fingerprint_file
+from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
 
 @pytest.fixture

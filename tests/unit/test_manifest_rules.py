@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from catalog.errors import ManifestInvalid
-from tasks.manifest.drop_read import read_drop
+from spokesync.catalog.errors import ManifestInvalid
+from spokesync.tasks.manifest.drop_read import read_drop
 from tests.support.builders import rows, table, uid, write_drop
 
 
@@ -188,7 +188,7 @@ def test_a_value_over_ten_times_its_vr_limit_names_row_column_and_limit(tmp_path
 def test_a_value_just_over_its_vr_limit_is_read_and_found_by_row_and_column(
     tmp_path, column, limit
 ):
-    from tasks.manifest.quality import row_findings
+    from spokesync.tasks.manifest.quality import row_findings
 
     data = rows(4)
     data[1][column] = "B" * (limit + 1)
@@ -245,7 +245,7 @@ def test_an_accession_column_of_nulls_only_is_still_accepted(tmp_path):
 def test_a_drop_stamped_beyond_the_clock_skew_is_refused_with_its_value(tmp_path):
     from datetime import UTC, datetime
 
-    from tasks.manifest.drop_read import read_meta
+    from spokesync.tasks.manifest.drop_read import read_meta
 
     drop = write_drop(tmp_path, rows(3), generated_at="2026-11-28T00:06:00Z")
     now = datetime(2026, 11, 28, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from catalog import stage as catalog_stage
-from catalog.errors import ManifestInvalid
-from tasks.manifest import stage as manifest_stage
-from tasks.manifest.drop_read import read_drop
+from spokesync.catalog import stage as catalog_stage
+from spokesync.catalog.errors import ManifestInvalid
+from spokesync.tasks.manifest import stage as manifest_stage
+from spokesync.tasks.manifest.drop_read import read_drop
 from tests.support.builders import rows, table, write_drop
 
 

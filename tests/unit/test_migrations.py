@@ -6,9 +6,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from catalog import open_catalog
-from catalog.migrations import available_migrations, migrate
-from catalog.queries import sql
+from spokesync.catalog import open_catalog
+from spokesync.catalog.migrations import available_migrations, migrate
+from spokesync.catalog.queries import sql
 
 
 def test_migrations_apply_on_an_empty_file(tmp_path):
@@ -43,8 +43,8 @@ def test_migrations_on_an_existing_file_apply_only_what_is_new(tmp_path):
 
 
 def test_a_failing_migration_leaves_no_record(tmp_path, monkeypatch):
-    from catalog import migrations
-    from catalog.migrations import Migration
+    from spokesync.catalog import migrations
+    from spokesync.catalog.migrations import Migration
 
     broken = available_migrations() + [Migration(9999, "broken", "create table x (a int); oops")]
     monkeypatch.setattr(migrations, "available_migrations", lambda: broken)
@@ -60,8 +60,8 @@ def test_a_failing_migration_leaves_no_record(tmp_path, monkeypatch):
 
 
 def test_every_named_sql_block_parses(tmp_path):
-    from catalog.detect import pair
-    from catalog.queries import _all_blocks
+    from spokesync.catalog.detect import pair
+    from spokesync.catalog.queries import _all_blocks
     from tests.support.builders import table
 
     staged_elsewhere = (

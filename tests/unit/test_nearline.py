@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from catalog.errors import NearlineCorrupt, NearlineUnsafe
-from tasks.nearline.listing import list_partials, list_tars
-from tasks.nearline.tars import (
+from spokesync.catalog.errors import NearlineCorrupt, NearlineUnsafe
+from spokesync.tasks.nearline.listing import list_partials, list_tars
+from spokesync.tasks.nearline.tars import (
     CHUNK,
     MemberInfo,
     StagedTar,
@@ -25,7 +25,7 @@ from tasks.nearline.tars import (
     stage_series_tar,
     tar_relpath,
 )
-from tasks.nearline.volume_check import read_sha256sums, scan_tar, verify_volume
+from spokesync.tasks.nearline.volume_check import read_sha256sums, scan_tar, verify_volume
 from tests.support.builders import flip_byte
 
 STUDY = "1.2.826.0.1.3680043.8.498.1"

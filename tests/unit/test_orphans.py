@@ -10,9 +10,9 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.nearline.listing import list_partials, list_set_aside, list_tars
-from tasks.nearline.orphans import SWEPT, run_day, sweep_orphans, writer_alive
-from tasks.nearline.tars import SET_ASIDE, tar_relpath, volume_path
+from spokesync.tasks.nearline.listing import list_partials, list_set_aside, list_tars
+from spokesync.tasks.nearline.orphans import SWEPT, run_day, sweep_orphans, writer_alive
+from spokesync.tasks.nearline.tars import SET_ASIDE, tar_relpath, volume_path
 
 
 def test_a_run_id_tells_the_day_its_tars_were_filed_under():

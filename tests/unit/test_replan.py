@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tasks.reconcile.commit import reusable_tars
+from spokesync.tasks.reconcile.commit import reusable_tars
 
 
 def stored(members: dict[str, list[str]]) -> pa.Table:

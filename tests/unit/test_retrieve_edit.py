@@ -12,7 +12,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from tasks.retrieve.edit import Target, UidMap, correct_dataset
+from spokesync.tasks.retrieve.edit import Target, UidMap, correct_dataset
 
 NOW = datetime(2026, 11, 28, 6, 0, 0, tzinfo=UTC)
 STUDY, SERIES, SOP = "1.2.3.1", "1.2.3.1.1", "1.2.3.1.1.1"

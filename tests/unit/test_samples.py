@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from simulator.samples import SAMPLE_SPOKES, write_sample_spoke
-from tasks.manifest.fingerprints import read_with_fingerprint
+from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 
 UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 NON_IMAGE_MODALITIES = {"SR", "RTSTRUCT", "RTPLAN"}

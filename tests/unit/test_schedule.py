@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from flows.schedule import apply_schedule
-from tasks.config import Schedule
+from spokesync.flows.schedule import apply_schedule
+from spokesync.tasks.config import Schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 

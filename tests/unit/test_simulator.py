@@ -13,8 +13,8 @@ import pytest
 
 import simulator as sim
 from simulator.views import DropIndex
-from tasks.manifest.dicom_headers import TEXT_COLUMNS
-from tasks.manifest.fingerprints import fingerprint_file
+from spokesync.tasks.manifest.dicom_headers import TEXT_COLUMNS
+from spokesync.tasks.manifest.fingerprints import fingerprint_file
 
 CONVENTIONS = ("impax", "orthanc")
 

@@ -10,11 +10,11 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from catalog.errors import SpokeUnavailable
-from tasks.manifest.drop_read import read_drop
-from tasks.manifest.fingerprints import fingerprint_file
-from tasks.spokes.pull import pull_drop
-from tasks.spokes.source import LISTED_COLUMNS, StudyRef, listing_of, object_path
+from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks.manifest.drop_read import read_drop
+from spokesync.tasks.manifest.fingerprints import fingerprint_file
+from spokesync.tasks.spokes.pull import pull_drop
+from spokesync.tasks.spokes.source import LISTED_COLUMNS, StudyRef, listing_of, object_path
 from tests.support.builders import uid
 
 STUDY, OTHER = uid("study", 1), uid("study", 2)

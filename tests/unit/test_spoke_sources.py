@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
-from catalog.errors import ConfigInvalid
-from tasks.config import init_config, load_config, set_spoke
-from tasks.spokes.credentials import parse_secret, spoke_credentials
-from tasks.spokes.dimse_store import MAX_CONTEXTS, STORED_SYNTAXES, storage_contexts
-from tasks.spokes.multipart import MultipartInvalid, split_related
-from tasks.spokes.source import check_since_attribute, since_value
+from spokesync.catalog.errors import ConfigInvalid
+from spokesync.tasks.config import init_config, load_config, set_spoke
+from spokesync.tasks.spokes.credentials import parse_secret, spoke_credentials
+from spokesync.tasks.spokes.dimse_store import MAX_CONTEXTS, STORED_SYNTAXES, storage_contexts
+from spokesync.tasks.spokes.multipart import MultipartInvalid, split_related
+from spokesync.tasks.spokes.source import check_since_attribute, since_value
 
 RELATED = 'multipart/related; type="application/dicom"; boundary="b0und"'
 
@@ -136,8 +136,8 @@ QIDO_ITEM = {
 def test_qido_json_maps_to_the_rows_pydicom_datasets_give():
     from pydicom.dataset import Dataset
 
-    from tasks.spokes.dicom_json import listing_of_json
-    from tasks.spokes.source import listing_of
+    from spokesync.tasks.spokes.dicom_json import listing_of_json
+    from spokesync.tasks.spokes.source import listing_of
 
     direct = listing_of_json([QIDO_ITEM])
     via_pydicom = listing_of([Dataset.from_json(QIDO_ITEM)])

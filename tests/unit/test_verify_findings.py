@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from tasks.nearline.tars import SUMS_NAME, publish, stage_series_tar, tar_relpath
-from tasks.nearline.verify import affected
-from tasks.nearline.volume_check import Finding, path_uids, read_headers, verify_volume
+from spokesync.tasks.nearline.tars import SUMS_NAME, publish, stage_series_tar, tar_relpath
+from spokesync.tasks.nearline.verify import affected
+from spokesync.tasks.nearline.volume_check import Finding, path_uids, read_headers, verify_volume
 
 STUDY, SERIES = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.1.1"
 RELPATH = tar_relpath(datetime.date(2026, 12, 2), STUDY, SERIES, "run-1")
