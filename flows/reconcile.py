@@ -16,6 +16,7 @@ from catalog.runs import recorded_run_ids
 from flows.config import Config, load_config
 from tasks.archive import ArchiveBatch, archive_batch_task, discard_all
 from tasks.commit import commit_run_task
+from tasks.hub_check import ensure_nearline
 from tasks.orphans import sweep_orphans
 from tasks.reconcile import plan_run_task, pull_manifest_task
 from tasks.reports import publish_artifacts, write_reports_task
@@ -58,6 +59,9 @@ def sweep_at_start(config: Config) -> None:
     failing pull never reaches); a busy catalog's writer sweeps at its own commit."""
     try:
         with open_catalog(config.catalog, wait=False) as con:
+            # A mistyped catalog path or a restored backup knows none of nearline's runs: the
+            # hub check stops the run before the sweep could take their TARs for orphans.
+            ensure_nearline(con, config)
             sweep_orphans(config.work, config.volumes, recorded_run_ids(con), current="")
     except CatalogLocked:
         get_run_logger().info("catalog busy: its writer sweeps orphan files at its commit")
