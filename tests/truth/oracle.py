@@ -135,9 +135,8 @@ def archived(folder: Path, *, messy: bool = True) -> tuple[Hub, FileSpoke, Night
 
 
 def copy_of(hub: Hub, spoke: FileSpoke, to: Path) -> tuple[Hub, FileSpoke]:
-    """A private copy of an archived hub and its spoke. The catalog names the template's
-    volume by its absolute path, so the copy reads the template's TARs and copies none (a copy
-    of one would be an orphan to `verify`)."""
-    shutil.copytree(hub.folder / "hub", to / "hub", ignore=shutil.ignore_patterns("*.tar"))
+    """A private copy of an archived hub and its spoke. The catalog names volumes, not paths
+    (DESIGN §7), so the copied hub reads its own copy of the TARs."""
+    shutil.copytree(hub.folder / "hub", to / "hub")
     shutil.copytree(spoke.folder, to / "spoke")
     return Hub(to), FileSpoke(to / "spoke", name=spoke.name, minted=spoke.minted)
