@@ -98,8 +98,14 @@ def test_another_spokes_deletions_file_naming_the_owners_study_waits_for_review(
     hub.spoke = "south"
     drop = hub.build(south.folder)
     pq.write_table(
-        pa.table({"level": ["STUDY"], "uid": [study], "reason_code": ["113039"],
-                  "reason_text": ["Data Retention Policy Expired"]}),  # fmt: skip
+        pa.table(
+            {
+                "level": ["STUDY"],
+                "uid": [study],
+                "reason_code": ["113039"],
+                "reason_text": ["Data Retention Policy Expired"],
+            }
+        ),  # fmt: skip
         drop / "deletions.parquet",
     )
     run = hub.reconcile()
