@@ -33,6 +33,7 @@ from tests.truth.strategies import sequences  # noqa: E402
 
 def run(count: int, messy: bool, work: Path) -> list[list[oracle.Night]]:
     """`count` sequences on copies of one archived hub; every sequence's nights."""
+    work.mkdir(parents=True)
     template = oracle.archived(work / "template", messy=messy)
     done: list[list[oracle.Night]] = []
 
@@ -40,9 +41,12 @@ def run(count: int, messy: bool, work: Path) -> list[list[oracle.Night]]:
               phases=(Phase.generate,), suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(nights=sequences())
     def one(nights):
-        folder = work / f"seq-{len(done):04d}"
+        folder = Path(tempfile.mkdtemp(prefix="seq-", dir=work))
         hub, spoke = oracle.copy_of(*template[:2], folder)
-        done.append(oracle.run_sequence(hub, spoke, nights))
+        try:
+            done.append(oracle.run_sequence(hub, spoke, nights))
+        except Exception as exc:  # a harness defect is counted, and the run goes on
+            done.append([oracle.Night(["harness"], errors=[f"harness raised {exc!r} on {nights}"])])
         shutil.rmtree(folder, ignore_errors=True)
         print(f"\rsequence {len(done)}/{count}", end="", flush=True)
 
@@ -129,6 +133,15 @@ def markdown(f: dict, *, messy: bool, seconds: float, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def show(sequences_done: list[list[oracle.Night]]) -> None:
+    """Each sequence with a problem: its nights' operations and every problem, in full."""
+    for number, seq in enumerate(sequences_done):
+        if any(n.problems() for n in seq):
+            print(f"sequence {number}: {[n.operations for n in seq]}")
+            for n in seq:
+                print(*(f"  {n.operations}: {p}" for p in n.problems()), sep="\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--sequences", type=int, default=500)
@@ -136,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--attribution", type=int, default=None,
                         help="clean sequences that name what the hub cannot represent "
                              "(default: a fifth of -n)")  # fmt: skip
+    parser.add_argument("--show", action="store_true", help="print every night's problems")
     parser.add_argument("--out", type=Path, default=Path("docs/spoke-truth.md"))
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -144,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         done = run(args.sequences, not args.clean, Path(work) / "main")
         clean = run(attribution, False, Path(work) / "clean") if attribution else done
     seconds = time.perf_counter() - started
+    if args.show:
+        show(done)
     command = f"bench/spoke_truth.py -n {args.sequences}" + (" --clean" if args.clean else "")
     found = figures(done) | {"alone": figures(clean)["alone"], "attribution": attribution}
     text = markdown(found, messy=not args.clean, seconds=seconds, command=command)

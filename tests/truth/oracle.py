@@ -35,6 +35,7 @@ class Night:
     rerun_records: list[int] = field(default_factory=list)
     differing: list[str] = field(default_factory=list)  # "study sop: what differs"
     errors: list[str] = field(default_factory=list)
+    refused: bool = False  # the hub refused the night's input (nothing was reconciled)
 
     def problems(self) -> list[str]:
         found = list(self.errors)
@@ -69,9 +70,14 @@ def run_night(
 
 def run_sequence(hub: Hub, spoke: FileSpoke, nights: list[list[tuple[str, int]]]) -> list[Night]:
     """Nights in turn; the objects are compared after the last one (every night checks its
-    records, its rerun and verify)."""
-    return [run_night(hub, spoke, ops, objects=n == len(nights) - 1)
-            for n, ops in enumerate(nights)]  # fmt: skip
+    records, its rerun and verify). A night whose input the hub refused ends the sequence:
+    what the next nights would record depends on what the hub made of the refusal."""
+    done = []
+    for n, ops in enumerate(nights):
+        done.append(run_night(hub, spoke, ops, objects=n == len(nights) - 1))
+        if done[-1].refused:
+            break
+    return done
 
 
 def reconcile_and_check(hub: Hub, spoke: FileSpoke, night: Night, *, objects: bool = True) -> Night:
@@ -94,6 +100,7 @@ def reconcile_night(hub: Hub, night: Night) -> bool:
         run = hub.reconcile()
     except SpokesyncError as exc:
         night.errors.append(f"reconcile refused the spoke's input: {exc}")
+        night.refused = True
         return False
     records = hub.records(run["run_id"])
     night.found = [(r["kind"], r["status"], tuple(r["source_study_uids"]),
