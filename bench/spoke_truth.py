@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -59,10 +60,12 @@ def figures(sequences_done: list[list[oracle.Night]]) -> dict:
     nights = [n for seq in sequences_done for n in seq]
     tried = Counter(op for n in nights for op in n.operations if op != "initial")
     failing = Counter(op for n in nights if n.problems() for op in n.operations)
-    alone = {}  # an operation that fails alone on the first night after the archive
-    for n in (seq[0] for seq in sequences_done[1:]):
-        if len(n.operations) == 1 and n.operations[0] not in alone and n.problems():
-            alone[n.operations[0]] = n
+    alone: dict[str, oracle.Night] = {}  # operation -> the first night it failed in
+    for seq in sequences_done[1:]:
+        night = next((n for n in seq if n.problems()), None)  # every night before it was right
+        for op in night.operations if night else ():
+            if op not in alone or len(night.operations) < len(alone[op].operations):
+                alone[op] = night
     differing = [{line.split(":")[0] for n in seq for line in n.differing}
                  for seq in sequences_done]  # fmt: skip
     fields = Counter(line.split(": ")[1].split(" ")[0] for n in nights for line in n.differing)
@@ -124,13 +127,19 @@ def markdown(f: dict, *, messy: bool, seconds: float, command: str) -> str:
         "## Operations the hub cannot represent yet",
         "",
         f"From {f['attribution']} more sequences on the clean spoke (no study whose objects "
-        "disagree, so the first archive and its rerun are right): each operation below failed "
-        "as the only operation of the first night after the archive; its first problem:",
+        "disagree, so the first archive and its rerun are right): each operation below was in "
+        "the first night of a sequence that went wrong, every night before it right. The "
+        "night (alone if it ever failed alone) and its first problem:",
         "",
     ]
     for op, night in sorted(f["alone"].items()):
-        lines.append(f"- **{op}**: {night.problems()[0][:400]}")
+        lines.append(f"- **{op}** (night {night.operations}): {night.problems()[0][:400]}")
     return "\n".join(lines) + "\n"
+
+
+def without_paths(text: str) -> str:
+    """The report names a drop by its folder only, never by this machine's path."""
+    return re.sub(r"/\S+/(?=drop-\d+/)", "", text)
 
 
 def show(sequences_done: list[list[oracle.Night]]) -> None:
@@ -163,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     command = f"bench/spoke_truth.py -n {args.sequences}" + (" --clean" if args.clean else "")
     found = figures(done) | {"alone": figures(clean)["alone"], "attribution": attribution}
     text = markdown(found, messy=not args.clean, seconds=seconds, command=command)
-    args.out.write_text(text)
+    args.out.write_text(without_paths(text))
     print(text)
 
 
