@@ -28,19 +28,27 @@ def modify_without_keep(orthanc: Orthanc) -> Expected:
 def split_to_other_patient(orthanc: Orthanc) -> Expected:
     """Orthanc's /split of a study's first series to a new study of another patient, that
     patient's values replacing the moved objects' (and removing those it has none of)."""
-    patients = orthanc_ops.studies_by_patient(orthanc)
-    (_first, studies), (other, _) = list(patients.items())[:2]
+    patients = list(orthanc_ops.studies_by_patient(orthanc).items())
+    # A study that keeps a series: moving a whole study is a UID fix, not a split (DESIGN §4).
+    source, other = next(
+        (study, them)
+        for patient, studies in patients
+        for study in studies
+        if len(orthanc.series_of(study)) >= 2
+        for them, _ in patients
+        if them != patient
+    )
     found = orthanc.rest(
         "POST", "/tools/find", json={"Level": "Patient", "Query": {"PatientID": other}}
     )
     tags = orthanc.rest("GET", f"/patients/{found[0]}")["MainDicomTags"]
     keywords = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex")
-    answer = orthanc.rest("POST", f"/studies/{orthanc.lookup(studies[0])}/split", json={
-        "Series": [orthanc.series_of(studies[0])[0]["ID"]], "KeepSource": False,
+    answer = orthanc.rest("POST", f"/studies/{orthanc.lookup(source)}/split", json={
+        "Series": [orthanc.series_of(source)[0]["ID"]], "KeepSource": False,
         "Replace": {k: tags[k] for k in keywords if tags.get(k)},
         "Remove": [k for k in keywords if not tags.get(k)],
     })  # fmt: skip
-    return "SPLIT", APPLIED, (studies[0],), (answer["TargetStudyUID"],)
+    return "SPLIT", APPLIED, (source,), (answer["TargetStudyUID"],)
 
 
 def delete_series(orthanc: Orthanc) -> Expected:
