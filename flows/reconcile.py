@@ -15,6 +15,7 @@ from spokesync.catalog.faults import begin_commit, end_commit
 from spokesync.catalog.runs import recorded_run_ids
 from spokesync.tasks.config import Config, load_config
 from spokesync.tasks.nearline.archive import ArchiveBatch, archive_batch_task, discard_all
+from spokesync.tasks.nearline.hub_check import ensure_nearline
 from spokesync.tasks.nearline.orphans import sweep_orphans
 from spokesync.tasks.reconcile.commit import commit_run_task
 from spokesync.tasks.reconcile.run import plan_run_task, pull_manifest_task
@@ -58,6 +59,9 @@ def sweep_at_start(config: Config) -> None:
     failing pull never reaches); a busy catalog's writer sweeps at its own commit."""
     try:
         with open_catalog(config.catalog, wait=False) as con:
+            # A mistyped catalog path or a restored backup knows none of nearline's runs: the
+            # hub check stops the run before the sweep could take their TARs for orphans.
+            ensure_nearline(con, config)
             sweep_orphans(config.work, config.volumes, recorded_run_ids(con), current="")
     except CatalogLocked:
         get_run_logger().info("catalog busy: its writer sweeps orphan files at its commit")

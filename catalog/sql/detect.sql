@@ -215,15 +215,27 @@ select null, c.instance_id, fingerprint, sop_class_uid
 from c join g using (fingerprint, sop_class_uid)
 
 -- name: find_duplicates
--- Unpaired rows whose fingerprint belongs to a paired catalog instance copy that instance.
+-- Unpaired rows whose fingerprint belongs to a paired catalog instance copy that instance; of
+-- several such instances (a copy of a copy), the one in a study that moves objects into the
+-- row's study, so copying a segment's image is no edge from the study it was first copied from.
 create or replace temp table dups as
-select m.row_id, min(c.instance_id) as dup_of
-from um m
-anti join pairs p using (row_id)
-anti join (select row_id from ambiguous where row_id is not null) a using (row_id)
-join cat c on c.fingerprint = m.fingerprint and c.sop_class_uid = m.sop_class_uid
-semi join pairs q on q.instance_id = c.instance_id
-group by m.row_id
+with moved_into as (
+  select distinct c.study_instance_uid as source, m.study_instance_uid as target
+  from pairs p join man m using (row_id) join cat c using (instance_id)
+  where c.study_instance_uid <> m.study_instance_uid
+), candidates as (
+  select m.row_id, c.instance_id,
+         row_number() over (partition by m.row_id
+                            order by mi.source is null, c.instance_id) as k
+  from um m
+  anti join pairs p using (row_id)
+  anti join (select row_id from ambiguous where row_id is not null) a using (row_id)
+  join cat c on c.fingerprint = m.fingerprint and c.sop_class_uid = m.sop_class_uid
+  semi join pairs q on q.instance_id = c.instance_id
+  left join moved_into mi
+    on mi.source = c.study_instance_uid and mi.target = m.study_instance_uid
+)
+select row_id, instance_id as dup_of from candidates where k = 1
 
 -- name: find_new_rows
 -- Rows that pair with nothing in scope: new objects to archive.

@@ -223,12 +223,7 @@ def _attributes(
     reidentified: set[tuple[str, str]],
 ) -> pa.Table:
     """Flatten every changed attribute with the record that carries it."""
-    rec_of_pair = {
-        (p.sources[0], p.targets[0]): p.rec
-        for p in book.records
-        if p.kind in WHOLE_STUDY_VALUES and p.series is None and p.sources
-    }
-    rec_of_series = {p.series: p.rec for p in book.records if p.series}
+    rec_of_pair, rec_of_series = _value_records(book)
     rows = []
     for c in study_changes:
         rec = rec_of_pair.get((c["source"], c["target"]))
@@ -258,14 +253,22 @@ def _attribute_row(
     }
 
 
-def _values(con: duckdb.DuckDBPyConnection, book: RecordBook) -> pa.Table:
-    """Each changed value of each instance under the record that carries it."""
-    pairs = [
-        (p.sources[0], p.targets[0], p.rec)
+def _value_records(book: RecordBook) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """The records that carry changed values: {(source, target): rec} for patient and study
+    values (ATTRIBUTES and UID_FIX), {series UID: rec} for a corrected series."""
+    by_pair = {
+        (p.sources[0], p.targets[0]): p.rec
         for p in book.records
         if p.kind in WHOLE_STUDY_VALUES and p.series is None and p.sources and p.targets
-    ]
-    series = [(p.series, p.rec) for p in book.records if p.series]
+    }
+    return by_pair, {p.series: p.rec for p in book.records if p.series}
+
+
+def _values(con: duckdb.DuckDBPyConnection, book: RecordBook) -> pa.Table:
+    """Each changed value of each instance under the record that carries it."""
+    rec_of_pair, rec_of_series = _value_records(book)
+    pairs = [(source, target, rec) for (source, target), rec in rec_of_pair.items()]
+    series = list(rec_of_series.items())
     pair_recs = pa.table(
         {
             "source": pa.array([p[0] for p in pairs], pa.string()),

@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from spokesync.catalog import open_catalog
+from spokesync.catalog.review import approve, open_reviews
 from spokesync.tasks.config import load_config, set_spoke
 from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import records_of_run
@@ -34,7 +36,12 @@ def test_an_orthanc_change_is_recorded_and_retrieved_as_orthanc_now_holds_it(
     result = run_spoke(config, "north", allow_mass_delete=True)  # a series is 5 of 37 objects
 
     found = [(r[0], r[1], r[2], r[3]) for r in records_of_run(config, result["run_id"])]
-    assert found == [(kind, "applied", sources, targets)]
+    status = "pending_review" if kind == "UID_FIX" else "applied"
+    assert found == [(kind, status, sources, targets)]
+    if kind == "UID_FIX":  # a re-identified study waits for a person (DESIGN §4): approve it
+        with open_catalog(config.catalog) as con:
+            for record in open_reviews(con):
+                approve(con, record["seq"], by="tester")
     retrieved = contents(retrieve_all(config, tmp_path / "retrieved"))
     held = contents(orthanc_north.files(tmp_path / "orthanc"))
     assert without_references(retrieved) == without_references(held)

@@ -15,8 +15,9 @@ from spokesync.catalog.errors import SpokesyncError
 from tests.support.pacs import spoke_body
 from tests.truth.compare import by_sop, differences, files_of
 from tests.truth.hub import Hub
+from tests.truth.moves import segment
 from tests.truth.objects import read
-from tests.truth.spoke import FileSpoke, Series
+from tests.truth.spoke import FileSpoke, Series, series_of
 
 pytestmark = pytest.mark.integration
 JANE = {"PatientName": "Doe^Jane", "PatientSex": "F", "PatientBirthDate": "19700101"}
@@ -208,3 +209,24 @@ def test_every_file_of_a_night_is_sent_back_as_written(tmp_path):
     hub.verify()  # exits 1 on any finding
     assert {read(p).SpecificCharacterSet for p in spoke.paths()} >= {"ISO_IR 100", "ISO_IR 192"}
     assert not any("IssuerOfPatientID" in read(p) for p in files_of(spoke.folder))
+
+
+def test_segmenting_a_study_made_by_segmenting_is_a_segment_not_a_merge(tmp_path):
+    # Found by the spoke-truth property: the image Y holds as a copy of X's came from X, but
+    # copying it on into Z is Y's doing; a MERGE (X, Y) -> Z would re-parent X's instances.
+    spoke, hub = FileSpoke(tmp_path / "spoke"), Hub(tmp_path)
+    x = spoke.add_study("P1", JANE, STUDY, [Series("MR", 2), Series("CT", 2)])
+    hub.night(spoke.folder)
+    [(_, _, _, first)] = segment(spoke, 0)
+    [y] = [s for s in first if s != x]
+    hub.night(spoke.folder)
+    candidates = sorted(s for s, objs in spoke.held().items() if len(series_of(objs)) >= 2)
+    [(kind, status, sources, targets)] = segment(spoke, candidates.index(y))
+    assert sources == (y,)
+
+    run = hub.night(spoke.folder)
+
+    assert kinds(hub.records(run["run_id"])) == [(kind, status, sources, targets)]
+    for study in spoke.held():
+        assert retrieved_differences(hub, spoke, study, tmp_path / f"out-{study}") == []
+    assert hub.reconcile()["cc_records"] == 0

@@ -89,6 +89,9 @@ class Orthanc:
             "HttpPort": self.http_port,
             "DicomPort": self.dicom_port,
             "DicomAet": ORTHANC_AET,
+            # Orthanc answers QIDO-RS and C-FIND in its default encoding (Latin-1 unless set):
+            # names outside it come back without their characters (README, Spokes that are PACS)
+            "DefaultEncoding": "Utf8",
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": True,
             "RegisteredUsers": {USER: PASSWORD},

@@ -6,13 +6,14 @@ Same contract as tests/truth/moves.py: (spoke, pick) -> expected cc records, or 
 from __future__ import annotations
 
 import hashlib
+from copy import deepcopy
 
 import numpy as np
 
 from simulator.objects import presentation_state, secondary_capture
 from tests.truth.compare import facts
 from tests.truth.moves import APPLIED, IDENTITY, Expected, patient_of, pick_one
-from tests.truth.objects import STUDY_KEYWORDS, set_values
+from tests.truth.objects import STUDY_KEYWORDS, report, set_values
 from tests.truth.spoke import FileSpoke, series_of, values_of
 
 # Values a PACS administrator types, in more than one character set; '' empties a value and
@@ -114,8 +115,8 @@ def explicit_delete(spoke: FileSpoke, pick: int) -> list[Expected] | None:
 
 
 def new_object(spoke: FileSpoke, pick: int, *, kind: str) -> list[Expected] | None:
-    """A workstation adds a presentation state or a secondary capture to a study, in a new
-    series, carrying the values of the study's first image."""
+    """A workstation adds a presentation state, a secondary capture or a structured report to
+    a study, in a new series, carrying the values of the study's first image."""
     held = spoke.held()
     study = pick_one([s for s, o in held.items() if _images(o)], pick)
     if study is None:
@@ -124,7 +125,9 @@ def new_object(spoke: FileSpoke, pick: int, *, kind: str) -> list[Expected] | No
     number = max(int(ds.SeriesNumber or 0) for _p, ds in held[study]) + 1
     series, sop = spoke.mint("series"), spoke.mint("sop")
     if kind == "PR":
-        ds = presentation_state(images[:3], series, sop, number, "spoke annotation")
+        ds = presentation_state([_typed(i) for i in images[:3]], series, sop, number, "note")
+    elif kind == "SR":
+        ds = report(study=study, series=series, sop=sop, series_number=number, seed=sop)
     else:
         row = {c: None for c in ("patient_name", "patient_birth_date", "patient_sex",
                                  "accession_number", "study_id", "study_date", "study_time",
@@ -134,6 +137,16 @@ def new_object(spoke: FileSpoke, pick: int, *, kind: str) -> list[Expected] | No
     set_values(ds, values_of(images[0], STUDY_KEYWORDS + IDENTITY))
     spoke.save(ds)
     return [("NEW_OBJECTS", APPLIED, (), (study,))]
+
+
+def _typed(image):
+    """A copy of `image` with every patient and study attribute present (highdicom reads them
+    all); the new object gets the image's true values, absent ones included, afterwards."""
+    copy = deepcopy(image)
+    for keyword in IDENTITY + STUDY_KEYWORDS:
+        if keyword not in copy:
+            setattr(copy, keyword, "")
+    return copy
 
 
 def _images(objs) -> list:

@@ -32,7 +32,7 @@ class Hub:
     def __init__(self, folder: Path, spoke: str = "north") -> None:
         self.folder, self.spoke = folder, spoke
         self.file = init_config(folder / "hub")
-        self.nights = 0
+        self.nights = self.retrievals = 0
 
     @property
     def config(self):

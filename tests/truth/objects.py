@@ -16,8 +16,9 @@ import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-# modality -> a single-frame, uncompressed image among pydicom's bundled test files
-TEMPLATES = {"MR": "MR_small.dcm", "CT": "CT_small.dcm"}
+# modality -> a single-frame, uncompressed image among pydicom's bundled test files, and the
+# bundled structured report that new reports start from
+TEMPLATES = {"MR": "MR_small.dcm", "CT": "CT_small.dcm", "SR": "reportsi.dcm"}
 PATIENT_KEYWORDS = ("PatientName", "PatientBirthDate", "PatientSex", "IssuerOfPatientID")
 STUDY_KEYWORDS = ("AccessionNumber", "StudyID", "StudyDate", "StudyTime", "StudyDescription",
                   "ReferringPhysicianName")  # fmt: skip
@@ -85,6 +86,18 @@ def character_set(texts: list[str], current: object) -> str | None:
     except UnicodeEncodeError:
         return "ISO_IR 192"
     return "ISO_IR 100"
+
+
+def report(*, study: str, series: str, sop: str, series_number: int, seed: str) -> Dataset:
+    """A structured report (pydicom's bundled one) whose text names `seed`, so its content
+    fingerprint (DESIGN §3: ds1) is its own."""
+    ds = template("SR")
+    ds.remove_private_tags()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
+    ds.SeriesNumber, ds.InstanceNumber = series_number, 1
+    next(e for e in ds.iterall() if e.keyword == "TextValue").value = f"Finding {seed}"
+    return ds
 
 
 def seeded_pixels(pixels: bytes, seed: str) -> bytes:

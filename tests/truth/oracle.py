@@ -35,6 +35,7 @@ class Night:
     rerun_records: list[int] = field(default_factory=list)
     differing: list[str] = field(default_factory=list)  # "study sop: what differs"
     errors: list[str] = field(default_factory=list)
+    refused: bool = False  # the hub refused the night's input (nothing was reconciled)
 
     def problems(self) -> list[str]:
         found = list(self.errors)
@@ -69,21 +70,38 @@ def run_night(
 
 def run_sequence(hub: Hub, spoke: FileSpoke, nights: list[list[tuple[str, int]]]) -> list[Night]:
     """Nights in turn; the objects are compared after the last one (every night checks its
-    records, its rerun and verify)."""
-    return [run_night(hub, spoke, ops, objects=n == len(nights) - 1)
-            for n, ops in enumerate(nights)]  # fmt: skip
+    records, its rerun and verify). A night whose input the hub refused ends the sequence:
+    what the next nights would record depends on what the hub made of the refusal."""
+    done = []
+    for n, ops in enumerate(nights):
+        done.append(run_night(hub, spoke, ops, objects=n == len(nights) - 1))
+        if done[-1].refused:
+            break
+    return done
 
 
 def reconcile_and_check(hub: Hub, spoke: FileSpoke, night: Night, *, objects: bool = True) -> Night:
+    """Build the spoke's drop (with its explicit deletions), reconcile it and check."""
     drop = hub.build(spoke.folder)
     if spoke.deletions:
         pq.write_table(pa.Table.from_pylist(spoke.deletions), drop / "deletions.parquet")
         spoke.deletions.clear()
+    if reconcile_night(hub, night) and objects:
+        truth = {study: spoke.facts(study) for study in spoke.held(everything=True)}
+        night.differing = check_objects(hub, truth | spoke.aged_studies(), next_out(hub))
+    verify_into(hub, night)
+    return night
+
+
+def reconcile_night(hub: Hub, night: Night) -> bool:
+    """Reconcile, note the run's records, rerun before and after approving its UID fixes;
+    False when the run refused the spoke's input."""
     try:
         run = hub.reconcile()
     except SpokesyncError as exc:
-        night.errors.append(f"reconcile refused the drop: {exc}")
-        return night
+        night.errors.append(f"reconcile refused the spoke's input: {exc}")
+        night.refused = True
+        return False
     records = hub.records(run["run_id"])
     night.found = [(r["kind"], r["status"], tuple(r["source_study_uids"]),
                     tuple(r["target_study_uids"])) for r in records]  # fmt: skip
@@ -92,10 +110,12 @@ def reconcile_and_check(hub: Hub, spoke: FileSpoke, night: Night, *, objects: bo
         if record["kind"] == "UID_FIX" and record["status"] == PENDING:
             _approve(hub, record["seq"], night)
             night.rerun_records.append(hub.reconcile()["cc_records"])
-    if objects:
-        night.differing = check_objects(hub, spoke, hub.folder / f"out-{hub.nights:03d}")
-    _verify(hub, night)
-    return night
+    return True
+
+
+def next_out(hub: Hub) -> Path:
+    hub.retrievals += 1
+    return hub.folder / f"out-{hub.retrievals:03d}"
 
 
 def _approve(hub: Hub, seq: int, night: Night) -> None:
@@ -106,17 +126,16 @@ def _approve(hub: Hub, seq: int, night: Night) -> None:
         night.errors.append(f"approving record {seq} failed: {exc}")
 
 
-def _verify(hub: Hub, night: Night) -> None:
+def verify_into(hub: Hub, night: Night) -> None:
     try:
         hub.verify()
     except AssertionError as exc:
         night.errors.append(f"verify found problems: {exc}")
 
 
-def check_objects(hub: Hub, spoke: FileSpoke, out: Path) -> list[str]:
-    """Every held and every aged-out study, retrieved and compared object by object."""
-    truth = {study: spoke.facts(study) for study in spoke.held()}
-    truth |= spoke.aged_studies()
+def check_objects(hub: Hub, truth: dict[str, dict[str, dict]], out: Path) -> list[str]:
+    """Each study of `truth` ({study: {SOP UID: facts}}) retrieved and compared object by
+    object."""
     found = []
     for n, (study, held) in enumerate(sorted(truth.items())):
         try:
@@ -135,9 +154,8 @@ def archived(folder: Path, *, messy: bool = True) -> tuple[Hub, FileSpoke, Night
 
 
 def copy_of(hub: Hub, spoke: FileSpoke, to: Path) -> tuple[Hub, FileSpoke]:
-    """A private copy of an archived hub and its spoke. The catalog names the template's
-    volume by its absolute path, so the copy reads the template's TARs and copies none (a copy
-    of one would be an orphan to `verify`)."""
-    shutil.copytree(hub.folder / "hub", to / "hub", ignore=shutil.ignore_patterns("*.tar"))
+    """A private copy of an archived hub and its spoke. The catalog names volumes, not paths
+    (DESIGN §7), so the copied hub reads its own copy of the TARs."""
+    shutil.copytree(hub.folder / "hub", to / "hub")
     shutil.copytree(spoke.folder, to / "spoke")
     return Hub(to), FileSpoke(to / "spoke", name=spoke.name, minted=spoke.minted)

@@ -39,6 +39,7 @@ OPERATIONS = {
     "uid_fix_orthanc": partial(moves.uid_fix, orthanc=True),
     "new_pr": partial(edits.new_object, kind="PR"),
     "new_sc": partial(edits.new_object, kind="SC"),
+    "new_sr": partial(edits.new_object, kind="SR"),
     "new_study": new_study,
     "age_out": moves.age_out,
     "explicit_delete": edits.explicit_delete,

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from spokesync.catalog.faults import KILL_ENV, KILL_POINTS, MARK_ENV, kill_point, parse_kill_at
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_kill_at_names_a_point_and_optionally_its_occurrence():
@@ -54,23 +59,23 @@ def test_a_pause_point_says_it_is_ready_and_holds_the_process_there_until_it_is_
     from spokesync.catalog.faults import PAUSE_ENV, READY_ENV
 
     ready, after = tmp_path / "ready", tmp_path / "after"
-    pid = os.fork()
-    if pid == 0:  # the child passes the first staged object, pauses at the second
-        os.environ.update({PAUSE_ENV: "object-staged,2", READY_ENV: str(ready)})
-        kill_point("object-staged")
-        kill_point("object-staged")
-        after.touch()
-        os._exit(0)
-    for _ in range(200):
-        if ready.exists():
-            break
+    # A fresh process passes the first staged object and pauses at the second.
+    code = (
+        "import pathlib, sys; from catalog.faults import kill_point\n"
+        "kill_point('object-staged'); kill_point('object-staged')\n"
+        "pathlib.Path(sys.argv[1]).touch()\n"
+    )
+    env = os.environ | {PAUSE_ENV: "object-staged,2", READY_ENV: str(ready)}
+    child = subprocess.Popen([sys.executable, "-c", code, str(after)], env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not ready.exists() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.2)  # a child that did not pause would have passed on by now
-    os.kill(pid, signal.SIGTERM)
-    _, status = os.waitpid(pid, 0)
+    still_running = child.poll() is None
+    child.kill()
+    child.wait(timeout=30)
 
-    assert ready.read_text() == "object-staged\n"
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+    assert still_running and ready.read_text() == "object-staged\n"
     assert not after.exists()
 
 
