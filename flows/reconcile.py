@@ -20,7 +20,8 @@ from spokesync.tasks.nearline.orphans import sweep_orphans
 from spokesync.tasks.reconcile.commit import commit_run_task
 from spokesync.tasks.reconcile.run import plan_run_task, pull_manifest_task
 from spokesync.tasks.reconcile.state import RunState, new_run, summary
-from spokesync.tasks.reports.tables import publish_artifacts, write_reports_task
+from spokesync.tasks.reports.summary import publish_artifacts
+from spokesync.tasks.reports.tables import write_reports_task
 
 
 class SpokesFailed(RuntimeError):

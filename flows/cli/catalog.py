@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from spokesync.catalog.errors import SpokesyncError
+from spokesync.flows.cli.common import ConfigOpt, console, fail
 from spokesync.tasks import config as cfg
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
+catalog_app = typer.Typer(help="Rebuild the catalog from nearline.", no_args_is_help=True)
 
 
 def mark_new_hub(file: Path) -> str:
@@ -25,26 +24,21 @@ def mark_new_hub(file: Path) -> str:
         return ensure_nearline(con, config)
 
 
-def register(app: typer.Typer, console: Console, fail) -> None:
-    """Add the catalog commands to the main command line."""
-    catalog_app = typer.Typer(help="Rebuild the catalog from nearline.", no_args_is_help=True)
-    app.add_typer(catalog_app, name="catalog")
+@catalog_app.command("rebuild")
+def rebuild(config: ConfigOpt = None) -> None:
+    """Index every nearline TAR into a new catalog (an existing one is moved aside)."""
+    from spokesync.tasks.nearline.rebuild import rebuild_catalog
 
-    @catalog_app.command("rebuild")
-    def rebuild(config: ConfigOpt = None) -> None:
-        """Index every nearline TAR into a new catalog (an existing one is moved aside)."""
-        from spokesync.tasks.nearline.rebuild import rebuild_catalog
-
-        try:
-            loaded = cfg.load_config(config)
-            result = rebuild_catalog(loaded)
-        except SpokesyncError as exc:
-            fail(exc)
-        if result["moved_aside"]:
-            console.print(f"the previous catalog was moved to {result['moved_aside']}")
-        console.print(
-            f"catalog {loaded.catalog} rebuilt for hub {result['hub_id']}: "
-            f"{result.get('objects', 0)} objects in {result.get('tars', 0)} TARs of "
-            f"{result.get('runs', 0)} runs. Corrections, moves and deletions come back with "
-            "each spoke's next reconcile; run `spokesync verify` to re-hash every TAR"
-        )
+    try:
+        loaded = cfg.load_config(config)
+        result = rebuild_catalog(loaded)
+    except SpokesyncError as exc:
+        fail(exc)
+    if result["moved_aside"]:
+        console.print(f"the previous catalog was moved to {result['moved_aside']}")
+    console.print(
+        f"catalog {loaded.catalog} rebuilt for hub {result['hub_id']}: "
+        f"{result.get('objects', 0)} objects in {result.get('tars', 0)} TARs of "
+        f"{result.get('runs', 0)} runs. Corrections, moves and deletions come back with "
+        "each spoke's next reconcile; run `spokesync verify` to re-hash every TAR"
+    )

@@ -173,16 +173,13 @@ def refresh_command(
     console.print(f"reported {len(written)} run(s)" if written else "reports are up to date")
 
 
-def register(app: typer.Typer) -> None:
-    """Add `spokesync report NAME|html|refresh` to the main CLI."""
-    report_app = typer.Typer(
-        help="Reports analysts query: read from Parquet, never the live catalog.",
-        no_args_is_help=True,
-    )
-    for name in TABLES:
-        report_app.command(name.replace("_", "-"))(table_command(name))
-        if "_" in name:
-            report_app.command(name, hidden=True)(table_command(name))
-    report_app.command("html")(html_command)
-    report_app.command("refresh")(refresh_command)
-    app.add_typer(report_app, name="report")
+report_app = typer.Typer(
+    help="Reports analysts query: read from Parquet, never the live catalog.",
+    no_args_is_help=True,
+)
+for _name in TABLES:
+    report_app.command(_name.replace("_", "-"))(table_command(_name))
+    if "_" in _name:
+        report_app.command(_name, hidden=True)(table_command(_name))
+report_app.command("html")(html_command)
+report_app.command("refresh")(refresh_command)

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from spokesync.catalog.errors import SpokesyncError
+from spokesync.flows.cli.common import console, fail
 from spokesync.tasks import config as cfg
-
-console = Console(width=None if sys.stdout.isatty() else 150)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `retrieve` command to the spokesync CLI."""
-    app.command("retrieve")(retrieve)
 
 
 def retrieve(
@@ -42,19 +34,14 @@ def retrieve(
     from spokesync.tasks.retrieve.study import retrieve_study
 
     if (out is None) == (to is None):
-        _fail("give exactly one destination: --out DIR or --to AET@HOST:PORT")
+        fail("give exactly one destination: --out DIR or --to AET@HOST:PORT")
     try:
         result = retrieve_study(cfg.load_config(config), study_uid, out=out, to=to, wait=wait)
     except (SpokesyncError, ValueError, OSError) as exc:
-        _fail(str(exc))
+        fail(exc)
     print_result(result)
     if result.failed:
         raise typer.Exit(1)
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(2)
 
 
 def print_result(result) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from spokesync.catalog import open_catalog
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.catalog.review import open_reviews, record, resolve_study
+from spokesync.flows.cli.common import console, fail
 from spokesync.flows.console import touching_study
 from spokesync.flows.review import decide
 from spokesync.tasks import config as cfg
@@ -24,60 +25,58 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="operator name (default: OS user)")]
 
 
-def register(app: typer.Typer, console: Console, fail) -> None:
-    """Add the review commands to the main command line."""
-
-    @review_app.command("list")
-    def review_list(
-        study: Annotated[str | None, typer.Option("--study", help="a current or old UID")] = None,
-        config: ConfigOpt = None,
-    ) -> None:
-        """Pending records: kind, spoke, studies, age and evidence summary."""
-        try:
-            with open_catalog(cfg.load_config(config).catalog, wait=True) as con:
-                rows = open_reviews(con)
-                current, resolved = resolve_study(con, study) if study else ([], False)
-        except SpokesyncError as exc:
-            fail(exc)
-        if study:
-            rows = touching_study(console, rows, study, current, resolved)
-        console.print(_queue(rows))
-
-    @review_app.command("show")
-    def review_show(seq: int, config: ConfigOpt = None) -> None:
-        """The full evidence of one record and what approving it will do."""
-        try:
-            with open_catalog(cfg.load_config(config).catalog, wait=True) as con:
-                found = record(con, seq)
-        except SpokesyncError as exc:
-            fail(exc)
-        _show(console, found)
-
-    @review_app.command("approve")
-    def review_approve(
-        seq: int,
-        by: ByOpt = None,
-        reason: str = "",
-        pairing: Annotated[Path | None, typer.Option("--pairing")] = None,
-        config: ConfigOpt = None,
-    ) -> None:
-        """Approve: a UID fix is applied as a move; an ambiguous record needs --pairing FILE."""
-        _decide(console, fail, config, seq, "approve", reason, by, pairing)
-
-    @review_app.command("reject")
-    def review_reject(
-        seq: int,
-        reason: Annotated[str, typer.Option("--reason")],
-        by: ByOpt = None,
-        config: ConfigOpt = None,
-    ) -> None:
-        """Reject: nothing moves; the decision is recorded with its reason."""
-        _decide(console, fail, config, seq, "reject", reason, by, None)
-
-    app.add_typer(review_app, name="review")
+@review_app.command("list")
+def review_list(
+    study: Annotated[str | None, typer.Option("--study", help="a current or old UID")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Pending records: kind, spoke, studies, age and evidence summary."""
+    try:
+        with open_catalog(cfg.load_config(config).catalog, wait=True) as con:
+            rows = open_reviews(con)
+            current, resolved = resolve_study(con, study) if study else ([], False)
+    except SpokesyncError as exc:
+        fail(exc)
+    if study:
+        rows = touching_study(console, rows, study, current, resolved)
+    console.print(_queue(rows))
 
 
-def _decide(console, fail, config, seq, decision, reason, by, pairing) -> None:
+@review_app.command("show")
+def review_show(seq: int, config: ConfigOpt = None) -> None:
+    """The full evidence of one record and what approving it will do."""
+    try:
+        with open_catalog(cfg.load_config(config).catalog, wait=True) as con:
+            found = record(con, seq)
+    except SpokesyncError as exc:
+        fail(exc)
+    _show(console, found)
+
+
+@review_app.command("approve")
+def review_approve(
+    seq: int,
+    by: ByOpt = None,
+    reason: str = "",
+    pairing: Annotated[Path | None, typer.Option("--pairing")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Approve: a UID fix is applied as a move; an ambiguous record needs --pairing FILE."""
+    _decide(config, seq, "approve", reason, by, pairing)
+
+
+@review_app.command("reject")
+def review_reject(
+    seq: int,
+    reason: Annotated[str, typer.Option("--reason")],
+    by: ByOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Reject: nothing moves; the decision is recorded with its reason."""
+    _decide(config, seq, "reject", reason, by, None)
+
+
+def _decide(config, seq, decision, reason, by, pairing) -> None:
     try:
         result = decide(
             str(cfg.config_path(config).absolute()),

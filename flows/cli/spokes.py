@@ -6,98 +6,94 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from spokesync.catalog.errors import ConfigInvalid, SpokesyncError
 from spokesync.flows import console as views
+from spokesync.flows.cli.common import ConfigOpt, WaitOpt, console, fail
 from spokesync.tasks import config as cfg
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="spokesync.toml to use")]
-WaitOpt = Annotated[bool, typer.Option("--wait", help="queue behind another catalog writer")]
+spoke_app = typer.Typer(help="Register and list spokes.", no_args_is_help=True)
+manifest_app = typer.Typer(help="Build and inspect spoke drops.", no_args_is_help=True)
 
 
-def register(spoke_app: typer.Typer, manifest_app: typer.Typer, console: Console, fail) -> None:
-    """Add the spoke and manifest commands to the main command line."""
+@spoke_app.command("add")
+def spoke_add(
+    spoke_id: str,
+    drop: Annotated[Path | None, typer.Option("--drop", help="a drop folder")] = None,
+    dicomweb: Annotated[str | None, typer.Option("--dicomweb", help="DICOMweb base URL")] = None,
+    dimse: Annotated[str | None, typer.Option("--dimse", help="the PACS as AET@HOST:PORT")] = None,
+    username_env: Annotated[str | None, typer.Option(help="env variable: user")] = None,
+    password_env: Annotated[str | None, typer.Option(help="env variable: password")] = None,
+    secret_block: Annotated[str | None, typer.Option(help="Prefect Secret block")] = None,
+    calling_aet: Annotated[str, typer.Option(help="the hub's AE title")] = "SPOKESYNC",
+    retrieve: Annotated[str, typer.Option(help="DIMSE: get or move")] = "get",
+    storage_port: Annotated[int | None, typer.Option(help="C-MOVE: hub's SCP port")] = None,
+    since_attribute: Annotated[
+        str | None, typer.Option(help="date attribute that narrows a night's study query")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Register SPOKE_ID: a drop folder, a DICOMweb PACS, or a DIMSE PACS (exactly one)."""
+    try:
+        body = spoke_body(drop, dicomweb, dimse)
+        if body["source"] == "dicomweb":
+            body |= {"username_env": username_env, "password_env": password_env,
+                     "secret_block": secret_block}  # fmt: skip
+        elif body["source"] == "dimse":
+            body |= {"calling_aet": calling_aet, "retrieve": retrieve,
+                     "storage_port": storage_port}  # fmt: skip
+        if body["source"] != "drop":
+            body["since_attribute"] = since_attribute
+        cfg.set_spoke(cfg.config_path(config), spoke_id, body)
+    except (SpokesyncError, ValueError) as exc:
+        fail(exc)
+    console.print(
+        f"spoke {spoke_id}: {views.spoke_source(cfg.load_config(config).spokes[spoke_id])}"
+    )
 
-    @spoke_app.command("add")
-    def spoke_add(
-        spoke_id: str,
-        drop: Annotated[Path | None, typer.Option("--drop", help="a drop folder")] = None,
-        dicomweb: Annotated[
-            str | None, typer.Option("--dicomweb", help="DICOMweb base URL")
-        ] = None,
-        dimse: Annotated[
-            str | None, typer.Option("--dimse", help="the PACS as AET@HOST:PORT")
-        ] = None,
-        username_env: Annotated[str | None, typer.Option(help="env variable: user")] = None,
-        password_env: Annotated[str | None, typer.Option(help="env variable: password")] = None,
-        secret_block: Annotated[str | None, typer.Option(help="Prefect Secret block")] = None,
-        calling_aet: Annotated[str, typer.Option(help="the hub's AE title")] = "SPOKESYNC",
-        retrieve: Annotated[str, typer.Option(help="DIMSE: get or move")] = "get",
-        storage_port: Annotated[int | None, typer.Option(help="C-MOVE: hub's SCP port")] = None,
-        since_attribute: Annotated[
-            str | None, typer.Option(help="date attribute that narrows a night's study query")
-        ] = None,
-        config: ConfigOpt = None,
-    ) -> None:
-        """Register SPOKE_ID: a drop folder, a DICOMweb PACS, or a DIMSE PACS (exactly one)."""
-        try:
-            body = spoke_body(drop, dicomweb, dimse)
-            if body["source"] == "dicomweb":
-                body |= {"username_env": username_env, "password_env": password_env,
-                         "secret_block": secret_block}  # fmt: skip
-            elif body["source"] == "dimse":
-                body |= {"calling_aet": calling_aet, "retrieve": retrieve,
-                         "storage_port": storage_port}  # fmt: skip
-            if body["source"] != "drop":
-                body["since_attribute"] = since_attribute
-            cfg.set_spoke(cfg.config_path(config), spoke_id, body)
-        except (SpokesyncError, ValueError) as exc:
-            fail(exc)
-        console.print(
-            f"spoke {spoke_id}: {views.spoke_source(cfg.load_config(config).spokes[spoke_id])}"
-        )
 
-    @spoke_app.command("list")
-    def spoke_list(config: ConfigOpt = None) -> None:
-        """The configured spokes and their sources."""
-        try:
-            views.print_spokes(console, cfg.load_config(config))
-        except SpokesyncError as exc:
-            fail(exc)
+@spoke_app.command("list")
+def spoke_list(config: ConfigOpt = None) -> None:
+    """The configured spokes and their sources."""
+    try:
+        views.print_spokes(console, cfg.load_config(config))
+    except SpokesyncError as exc:
+        fail(exc)
 
-    @manifest_app.command("build")
-    def manifest_build(
-        dicom_dir: Path,
-        spoke: Annotated[str, typer.Option("--spoke")],
-        out: Annotated[Path, typer.Option("--out")],
-    ) -> None:
-        """Build a spoke drop from a folder of DICOM files (unreadable ones go to rejected.csv)."""
-        try:
-            result = views.build_with_progress(console, dicom_dir, spoke, out)
-        except SpokesyncError as exc:
-            fail(exc)
-        views.print_build(console, result, out)
 
-    @manifest_app.command("pull")
-    def manifest_pull(
-        spoke: str,
-        out: Annotated[Path, typer.Option("--out", help="an empty or new folder")],
-        all_objects: Annotated[
-            bool, typer.Option("--all-objects", help="fetch every object, not only new ones")
-        ] = False,
-        config: ConfigOpt = None,
-        wait: WaitOpt = False,
-    ) -> None:
-        """Write what a PACS spoke lists as a drop: its manifest and the objects the hub lacks."""
-        from spokesync.tasks.spokes.hub import pull_spoke
+@manifest_app.command("build")
+def manifest_build(
+    dicom_dir: Path,
+    spoke: Annotated[str, typer.Option("--spoke")],
+    out: Annotated[Path, typer.Option("--out")],
+) -> None:
+    """Build a spoke drop from a folder of DICOM files (unreadable ones go to rejected.csv)."""
+    try:
+        result = views.build_with_progress(console, dicom_dir, spoke, out)
+    except SpokesyncError as exc:
+        fail(exc)
+    views.print_build(console, result, out)
 
-        try:
-            loaded = cfg.load_config(config)
-            result = pull_spoke(loaded, spoke, empty_folder(out), fetch_all=all_objects, wait=wait)
-        except SpokesyncError as exc:
-            fail(exc)
-        views.print_pull(console, loaded.spokes[spoke], result)
+
+@manifest_app.command("pull")
+def manifest_pull(
+    spoke: str,
+    out: Annotated[Path, typer.Option("--out", help="an empty or new folder")],
+    all_objects: Annotated[
+        bool, typer.Option("--all-objects", help="fetch every object, not only new ones")
+    ] = False,
+    config: ConfigOpt = None,
+    wait: WaitOpt = False,
+) -> None:
+    """Write what a PACS spoke lists as a drop: its manifest and the objects the hub lacks."""
+    from spokesync.tasks.spokes.hub import pull_spoke
+
+    try:
+        loaded = cfg.load_config(config)
+        result = pull_spoke(loaded, spoke, empty_folder(out), fetch_all=all_objects, wait=wait)
+    except SpokesyncError as exc:
+        fail(exc)
+    views.print_pull(console, loaded.spokes[spoke], result)
 
 
 def spoke_body(drop: Path | None, dicomweb: str | None, dimse: str | None) -> dict:

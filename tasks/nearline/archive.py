@@ -121,17 +121,12 @@ def _stage_series(
     drop: Path, rows: list[dict], volumes: list[Path], batch: str, archived_on: date
 ) -> tuple[StagedTar, list[dict]]:
     first = rows[0]
-    sources = {
-        f"{r['sop_instance_uid']}.dcm": (
-            r,
-            resolve_object(drop, r),
-        )
-        for r in rows
-    }
+    sources = {f"{r['sop_instance_uid']}.dcm": (r, resolve_object(drop, r)) for r in rows}
     needed = sum(os.path.getsize(path) for _, path in sources.values())
     relpath = tar_relpath(
         archived_on, first["study_instance_uid"], first["series_instance_uid"], batch
     )
+    rows_of = {n: r for n, (r, _) in sources.items()}
     prints: dict[str, str] = {}
 
     def check(name: str, source: Path | bytes, sha256: str) -> None:
@@ -140,17 +135,23 @@ def _stage_series(
         kill_point("object-staged")
 
     def write(hub: str, name: str, volume: Path) -> StagedTar:
-        rows = {n: r for n, (r, _) in sources.items()}
-        index = lambda: build_index(hub, name, batch, rows, prints)  # noqa: E731
+        index = lambda: build_index(hub, name, batch, rows_of, prints)  # noqa: E731
         files = [(n, p) for n, (_, p) in sources.items()]
         return stage_series_tar(volume, relpath, files, check=check, index=index)
 
-    name, tar = stage_on_a_volume(volumes, needed, write)
+    volume, tar = stage_on_a_volume(volumes, needed, write)
     kill_point("tar-written")
-    members = [
+    return tar, _member_rows(tar, rows_of, volume, relpath, prints)
+
+
+def _member_rows(
+    tar: StagedTar, rows: dict[str, dict], volume: str, relpath: str, prints: dict[str, str]
+) -> list[dict]:
+    """The catalog's row for each object of a staged TAR: where it is and what it hashes to."""
+    return [
         {
-            "sop_instance_uid": sources[m.name][0]["sop_instance_uid"],
-            "volume": name,
+            "sop_instance_uid": rows[m.name]["sop_instance_uid"],
+            "volume": volume,
             "tar_path": relpath,
             "member_name": m.name,
             "data_offset": m.offset,
@@ -160,7 +161,6 @@ def _stage_series(
         }
         for m in tar.members
     ]
-    return tar, members
 
 
 def verified_fingerprint(row: dict, path: Path) -> str:

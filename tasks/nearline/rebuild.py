@@ -31,7 +31,8 @@ from spokesync.tasks.manifest.fingerprints import fingerprint_bytes
 from spokesync.tasks.nearline.archive import STORED_SCHEMA
 from spokesync.tasks.nearline.index import INDEX_COLUMNS, parse_index, spoke_of
 from spokesync.tasks.nearline.listing import list_tars
-from spokesync.tasks.nearline.tars import INDEX_NAME, SUMS_NAME, read_member
+from spokesync.tasks.nearline.members import read_member
+from spokesync.tasks.nearline.tars import INDEX_NAME, SUMS_NAME
 from spokesync.tasks.nearline.volume_check import read_headers, read_sha256sums
 from spokesync.tasks.nearline.volumes import Marker, read_marker, write_marker
 

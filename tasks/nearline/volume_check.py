@@ -17,14 +17,13 @@ from typing import Literal
 from spokesync.catalog.errors import NearlineCorrupt, NearlineUnsafe
 from spokesync.tasks.manifest.rules import UID_PATTERN
 from spokesync.tasks.nearline.listing import list_partials, list_set_aside, list_tars
+from spokesync.tasks.nearline.members import CHUNK, corrupt_at
 from spokesync.tasks.nearline.tars import (
     BLOCK,
-    CHUNK,
     SET_ASIDE,
     SUMS_NAME,
     MemberInfo,
     check_member_name,
-    corrupt_at,
     volume_path,
 )
 

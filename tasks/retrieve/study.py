@@ -32,7 +32,8 @@ from spokesync.catalog.retrieve import StoredInstance, StudyResolution
 from spokesync.catalog.values import own_values
 from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
 from spokesync.tasks.manifest.schema import PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
-from spokesync.tasks.nearline.tars import read_member, volume_path
+from spokesync.tasks.nearline.members import read_member
+from spokesync.tasks.nearline.tars import volume_path
 from spokesync.tasks.nearline.volumes import on_volume_paths
 from spokesync.tasks.retrieve.dimse_send import (
     NodeUnavailable,

@@ -11,7 +11,8 @@ import simulator as sim
 from simulator.samples import PATIENTS
 from spokesync.tasks.config import add_spoke, load_config
 from spokesync.tasks.reconcile.run import run_spoke
-from spokesync.tasks.reports.tables import artifact_key, publish_artifacts, write_reports_task
+from spokesync.tasks.reports.summary import artifact_key, publish_artifacts
+from spokesync.tasks.reports.tables import write_reports_task
 
 RENAMED = "FAKE^RENAMED"
 

@@ -15,7 +15,7 @@ from spokesync.catalog.errors import ManifestInvalid, ObjectRefused
 from spokesync.flows.cli.main import app
 from spokesync.tasks.config import add_spoke, load_config
 from spokesync.tasks.nearline.listing import list_tars
-from spokesync.tasks.nearline.tars import read_member
+from spokesync.tasks.nearline.members import read_member
 from spokesync.tasks.reconcile.run import run_spoke
 
 

@@ -19,7 +19,8 @@ from spokesync.tasks.config import add_spoke, init_config, load_config
 from spokesync.tasks.manifest import build as manifest_build
 from spokesync.tasks.manifest.drop_read import read_drop, read_rejected
 from spokesync.tasks.reconcile.run import run_spoke
-from spokesync.tasks.reports.tables import run_summary, write_reports
+from spokesync.tasks.reports.summary import run_summary
+from spokesync.tasks.reports.tables import write_reports
 from tests.support.builders import uid
 
 STUDY, SERIES = uid("real-world", "study"), uid("real-world", "series")

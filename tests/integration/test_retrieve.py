@@ -14,7 +14,7 @@ from spokesync.catalog import open_catalog
 from spokesync.catalog.review import approve, open_reviews
 from spokesync.flows.cli.main import app
 from spokesync.tasks.config import add_spoke, init_config, load_config
-from spokesync.tasks.nearline.tars import read_member
+from spokesync.tasks.nearline.members import read_member
 from spokesync.tasks.reconcile.run import run_spoke
 from spokesync.tasks.retrieve.study import export_to_folder, plan_study, retrieve_study, tar_of
 from tests.integration.test_detection import CONVENTIONS, OPERATIONS

@@ -22,7 +22,8 @@ from pathlib import Path
 from spokesync.catalog import open_catalog
 from spokesync.catalog.faults import KILL_ENV, MARK_ENV
 from spokesync.tasks.nearline.listing import list_partials, list_tars
-from spokesync.tasks.nearline.tars import INDEX_NAME, read_member
+from spokesync.tasks.nearline.members import read_member
+from spokesync.tasks.nearline.tars import INDEX_NAME
 from spokesync.tasks.nearline.volume_check import scan_tar
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests import orthanc_ops
-from tests.orthanc_support import Orthanc
-from tests.pacs_support import spoke_body
+from tests.support import orthanc_ops
+from tests.support.orthanc import Orthanc
+from tests.support.pacs import spoke_body
 from tests.truth.compare import by_sop
 from tests.truth.hub import Hub
 from tests.truth.moves import APPLIED, PENDING, Expected

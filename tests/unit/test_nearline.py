@@ -14,14 +14,12 @@ import pytest
 
 from spokesync.catalog.errors import NearlineCorrupt, NearlineUnsafe
 from spokesync.tasks.nearline.listing import list_partials, list_tars
+from spokesync.tasks.nearline.members import CHUNK, open_member, read_member
 from spokesync.tasks.nearline.tars import (
-    CHUNK,
     MemberInfo,
     StagedTar,
     discard,
-    open_member,
     publish,
-    read_member,
     stage_series_tar,
     tar_relpath,
 )
