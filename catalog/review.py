@@ -12,7 +12,7 @@ import pyarrow as pa
 from spokesync.catalog import queries, values
 from spokesync.catalog.connection import transaction
 from spokesync.catalog.errors import ReviewRefused
-from spokesync.catalog.vocabulary import DECIDABLE
+from spokesync.catalog.vocabulary import DECIDABLE, Kind, Status
 
 
 def open_reviews(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -33,7 +33,7 @@ def record(con: duckdb.DuckDBPyConnection, seq: int) -> dict:
 
 def _decidable(con: duckdb.DuckDBPyConnection, seq: int) -> dict:
     found = record(con, seq)
-    if found["status"] != "pending_review":
+    if found["status"] != Status.PENDING_REVIEW:
         raise ReviewRefused(f"record {seq} is {found['status']}, not waiting for review")
     decided = queries.dicts(con, "decision_for", {"seq": seq})
     if decided:
@@ -56,7 +56,7 @@ def reject(con: duckdb.DuckDBPyConnection, seq: int, *, by: str, reason: str) ->
     """Record the rejection; nothing in the catalog moves."""
     _decidable(con, seq)
     with transaction(con):
-        decision = _insert_decision(con, seq, "rejected", by, reason, {"decision": "reject"})
+        decision = _insert_decision(con, seq, Status.REJECTED, by, reason, {"decision": "reject"})
     return Decision(decision, 0)
 
 
@@ -76,14 +76,14 @@ def approve(
             f'record {seq} is {found["kind"]} held by ownership = "enforce"; '
             'approve it by reconciling its spoke with ownership = "warn"'
         )
-    if found["kind"] == "AMBIGUOUS" and not pairing:
+    if found["kind"] == Kind.AMBIGUOUS and not pairing:
         raise ReviewRefused(
             f"record {seq} is ambiguous: approve it with --pairing FILE "
             "(CSV old_sop_uid,new_sop_uid; `review show` lists both sides)"
         )
     with transaction(con):
-        decision = _insert_decision(con, seq, "applied", by, reason, {"decision": "approve"})
-        if found["kind"] == "DELETE":  # a non-owner's deletion, held for review
+        decision = _insert_decision(con, seq, Status.APPLIED, by, reason, {"decision": "approve"})
+        if found["kind"] == Kind.DELETE:  # a non-owner's deletion, held for review
             params = {"seq": seq, "decision": decision, "run_id": f"review:{seq}"}
             queries.run_script(con, "apply_decided_deletion", params)
             return Decision(decision, 0)

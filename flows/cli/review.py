@@ -13,6 +13,7 @@ from rich.table import Table
 from spokesync.catalog import open_catalog
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.catalog.review import open_reviews, record, resolve_study
+from spokesync.catalog.vocabulary import Kind
 from spokesync.flows.cli.common import console, fail
 from spokesync.flows.console import touching_study
 from spokesync.flows.review import decide
@@ -164,12 +165,12 @@ def _show(console: Console, found: dict) -> None:
 
 
 def _what_approving_does(found: dict) -> str:
-    if found["kind"] == "UID_FIX":
+    if found["kind"] == Kind.UID_FIX:
         return (
             "approving moves every instance above to the new study UID, writes UID map "
             "rows and marks the old study moved; rejecting changes nothing"
         )
-    if found["kind"] == "AMBIGUOUS":
+    if found["kind"] == Kind.AMBIGUOUS:
         return (
             "approve with --pairing FILE (CSV old_sop_uid,new_sop_uid) naming which "
             "catalog instance is which new row; rejecting changes nothing"

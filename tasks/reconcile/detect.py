@@ -9,7 +9,8 @@ Adding a kind of cc record touches, in order:
       in `DECIDABLE` if `review approve` applies it, in `NOT_REVERTIBLE` if it cannot be undone
 - [ ] here: the shape that yields it (`shape_of`) or its own `plan_*` function
 - [ ] catalog/sql/detect.sql: any new temp table its plan reads
-- [ ] tasks/reconcile/plan_tables.py: the Parquet rows it writes (members, values, UID map)
+- [ ] tasks/reconcile/plan_tables.py (members, UID map) or plan_values.py (changed values):
+      the Parquet rows it writes
 - [ ] catalog/sql/apply.sql and catalog/apply.py: how the catalog applies it
 - [ ] catalog/review.py and flows/cli/review.py: approving it, if it is decidable
 - [ ] catalog/revert.py and catalog/sql/revert.sql: undoing it; catalog/sql/iocm.sql if the

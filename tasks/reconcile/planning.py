@@ -14,6 +14,7 @@ from spokesync.catalog.apply import catalog_version
 from spokesync.catalog.detect import Incomplete
 from spokesync.catalog.errors import ManifestInvalid, MassDeletionBlocked
 from spokesync.catalog.runs import last_generated_at
+from spokesync.catalog.vocabulary import Status
 from spokesync.tasks.nearline.archive import series_batches
 from spokesync.tasks.nearline.hub_check import ensure_nearline
 from spokesync.tasks.reconcile.plan_tables import build_plan
@@ -88,7 +89,7 @@ def _write_batches(
     config: Config, state: RunState, manifest: Path, members: pa.Table, records: pa.Table
 ) -> None:
     """The manifest rows of new objects that apply now, in batches of whole series."""
-    applied = records.filter(pc.equal(records.column("status"), "applied")).column("rec")
+    applied = records.filter(pc.equal(records.column("status"), Status.APPLIED.value)).column("rec")
     new = members.filter(
         pc.and_(pc.equal(members.column("role"), "new"), pc.is_in(members.column("rec"), applied))
     )
