@@ -21,3 +21,16 @@ def apply_schedule(prefect_yaml: Path, schedule: Schedule) -> bool:
     if new != text:
         prefect_yaml.write_text(new, "utf-8")
     return new != text
+
+
+def schedule_message(prefect_yaml: Path, schedule: Schedule, changed: bool) -> str:
+    """What `spokesync schedule` tells the user: a deployment keeps the schedule it was deployed
+    with, so a changed prefect.yaml takes effect only after `prefect deploy --all`."""
+    state = "updated" if changed else "already up to date"
+    told = f"{prefect_yaml} {state}: cron {schedule.cron!r}, timezone {schedule.timezone}"
+    if not changed:
+        return told
+    return (
+        f"{told}\nredeploy for the change to take effect: prefect deploy --all "
+        f"(from {prefect_yaml.resolve().parent}, with SPOKESYNC_CONFIG set)"
+    )
