@@ -16,12 +16,19 @@ import plotly.graph_objects as go
 import pyarrow as pa
 
 from spokesync.catalog.report_views import chart_tables, open_reports, query
+from spokesync.tasks.reports.night import (
+    BYTE_COLUMNS,
+    header,
+    human_bytes,
+    last_night,
+    last_night_changes,
+)
 
 CHART_TITLES = {
     "daily_changes": "Changes per kind, spoke and night",
     "backlog": "Pending-review backlog after each run",
     "pending_age": "Age of the open reviews",
-    "nearline_growth": "Nearline growth per volume (bytes)",
+    "nearline_growth": "Nearline growth per volume",
     "ownership_counts": "Ownership violations: records per spoke and owner",
 }
 CATEGORY_X = ("daily_changes", "nearline_growth", "pending_age")
@@ -39,8 +46,13 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; }
 .chart { border: 1px solid #ddd; margin: 1em 0; padding: .5em; }
 table { border-collapse: collapse; font-size: .8em; margin: .5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; }
-th { background: #eef; }
+th { background: #eef; } td.t { white-space: nowrap; }
+td.uid { word-break: break-all; min-width: 14em; } td.n { text-align: right; }
+.summary table { font-size: 1em; }
 """
+ONE_LINE = frozenset({"run_id", "last_run", "kind", "status"})
+# What the report reads beside the tables of TABLE_TITLES (the last night's summary and changes).
+READS = (*TABLE_TITLES, "changes")
 
 
 def figures(charts: dict[str, pa.Table], pending: pa.Table) -> dict[str, go.Figure]:
@@ -69,6 +81,8 @@ def figures(charts: dict[str, pa.Table], pending: pa.Table) -> dict[str, go.Figu
         figure.update_layout(title=title, height=380, margin={"t": 60})
         if name in CATEGORY_X:  # nights and days are categories, not a continuous time axis
             figure.update_xaxes(type="category")
+        if name == "nearline_growth":  # 4.2MB, not 4200000
+            figure.update_yaxes(tickformat="~s", ticksuffix="B", title="total size")
         out[name] = figure
     return out
 
@@ -90,21 +104,32 @@ def _empty_figure() -> go.Figure:
 
 
 def table_html(table: pa.Table, *, limit: int = 500) -> str:
-    """An HTML table of the first `limit` rows; every value escaped."""
+    """An HTML table of the first `limit` rows under human headers; every value escaped."""
     if not len(table):
         return "<p>none</p>"
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in table.column_names)
-    rows = [
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row.values()) + "</tr>"
-        for row in table.slice(0, limit).to_pylist()
-    ]
+    names = table.column_names
+    head = "".join(f"<th title='{html.escape(n)}'>{html.escape(header(n))}</th>" for n in names)
+    rows = [_row(row) for row in table.slice(0, limit).to_pylist()]
     more = f"<p>… {len(table) - limit} more rows</p>" if len(table) > limit else ""
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>{more}"
 
 
-def _cell(value) -> str:
+def _row(row: dict) -> str:
+    """UIDs may wrap anywhere, sizes align right, times and run ids stay on one line."""
+    cells = []
+    for name, value in row.items():
+        kind = "uid" if "_uid" in name else "n" if name in BYTE_COLUMNS else ""
+        if isinstance(value, datetime) or name in ONE_LINE:
+            kind = "t"
+        cells.append(f"<td class='{kind}'>{html.escape(_cell(value, name))}</td>")
+    return f"<tr>{''.join(cells)}</tr>"
+
+
+def _cell(value, column: str = "") -> str:
     if value is None:
         return ""
+    if column in BYTE_COLUMNS:
+        return human_bytes(value)
     if isinstance(value, list):
         return " ".join(map(str, value))
     if isinstance(value, float):
@@ -121,7 +146,9 @@ def render(charts: dict[str, pa.Table], tables: dict[str, pa.Table], generated: 
         f"<title>spokesync report</title><style>{STYLE}</style></head><body>",
         "<h1>spokesync report</h1>",
         f"<p>Generated {generated:%Y-%m-%d %H:%M} UTC from the report Parquet files.</p>",
+        *summary_html(tables),
     ]
+    parts.append("<h2 id='charts'>Charts</h2>")
     for index, (name, figure) in enumerate(figures(charts, tables["pending_review"]).items()):
         div = figure.to_html(
             full_html=False,
@@ -138,6 +165,21 @@ def render(charts: dict[str, pa.Table], tables: dict[str, pa.Table], generated: 
     return "\n".join(parts)
 
 
+def summary_html(tables: dict[str, pa.Table]) -> list[str]:
+    """The page's opening: each spoke's last run, then the cc records those runs wrote."""
+    summary = last_night(tables["runs"], tables["changes"], tables["pending_review"])
+    changes = last_night_changes(tables["runs"], tables["changes"]).drop_columns(["run_id"])
+    return [
+        "<section class='summary' id='last-night'><h2>Last night</h2>",
+        "<p>Each spoke's most recent run: its status, the objects it archived, the change "
+        "records (cc records) it wrote by kind, and the reviews open for the spoke now.</p>",
+        table_html(summary),
+        "</section><section id='last-night-changes'><h2>Last night's changes</h2>",
+        table_html(changes),
+        "</section>",
+    ]
+
+
 def _none() -> pa.Table:
     return pa.table({"see": ["the open reviews table below"]})
 
@@ -147,7 +189,7 @@ def write_html(reports: Path, out: Path) -> Path:
     con = open_reports(reports)
     try:
         charts = chart_tables(con)
-        tables = {name: query(con, name) for name in TABLE_TITLES}
+        tables = {name: query(con, name) for name in READS}
     finally:
         con.close()
     page = render(charts, tables, datetime.now(UTC))
