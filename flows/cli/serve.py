@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+import pydicom.config
 import typer
 
 from spokesync.catalog.errors import SpokesyncError
@@ -45,7 +46,12 @@ def serve(config: ConfigOpt = None) -> None:
 
 
 def log_to_stderr() -> None:
-    """Each association and request on stderr, one line each (counts and UIDs only)."""
+    """Each association and request on stderr, one line each (counts and UIDs only).
+
+    pydicom would warn about a malformed key quoting its value (a birth date, say); the keys
+    are checked by tasks.serve.keys, which names the key and never its value.
+    """
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     for name in ("spokesync.serve", "spokesync.retrieve"):

@@ -359,5 +359,10 @@ def test_bad_requests_get_a_clear_status_and_the_server_keeps_serving(served):
     code, said = dcmtk(served, "findscu", "-v", "-S", "-k", "QueryRetrieveLevel=EVERYTHING")
     assert "DataSetDoesNotMatchSOPClass" in said
     assert "C-FIND from FINDSCU refused (0xA900): StudyDate" in served.log.read_text()
+    code, said = dcmtk(served, "findscu", "-v", "-P", "-k", "QueryRetrieveLevel=PATIENT",
+                       "-k", "PatientBirthDate=1970-0?", "-k", "PatientID")  # fmt: skip
+    assert "DataSetDoesNotMatchSOPClass" in said
     assert dcmtk(served, "echoscu")[0] == 0
-    assert "FAKE^" not in served.log.read_text()  # counts and UIDs only, never names
+    log = served.log.read_text()
+    assert "PatientBirthDate: the key is not a YYYYMMDD" in log and "1970-0" not in log
+    assert "FAKE^" not in log  # counts and UIDs only, never names or birth dates
