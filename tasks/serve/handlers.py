@@ -18,7 +18,7 @@ from pynetdicom import build_context
 from pynetdicom.sop_class import Verification
 
 from spokesync.catalog.errors import SpokesyncError
-from spokesync.tasks.retrieve.dimse_send import presentation_contexts
+from spokesync.tasks.retrieve.dimse_send import StoreRefused, presentation_contexts
 from spokesync.tasks.retrieve.study import FailedObject, StudyPlan, corrected_objects
 from spokesync.tasks.serve.answers import answer
 from spokesync.tasks.serve.keys import LEVELS, MalformedKey, Query, parse_identifier
@@ -131,15 +131,26 @@ def handle_move(event, config: Config) -> Iterator:
         return
     plans = planned(event, config, "C-MOVE")
     if isinstance(plans, Dataset):
-        yield destination.host, destination.port, {"contexts": [build_context(Verification)]}
-        yield 1
-        yield plans, None
+        yield from _refused_move(destination, plans)
         return
     stored = [(i.sop_class_uid, i.transfer_syntax_uid) for p in plans for i in p.instances]
-    contexts = presentation_contexts(stored) if stored else []
+    try:
+        contexts = presentation_contexts(stored) if stored else []
+    except StoreRefused as exc:  # more SOP class and syntax pairs than one association holds
+        log.warning("serve: C-MOVE from %s refused: %s", caller(event), exc)
+        yield from _refused_move(destination, failure(UNABLE, str(exc)))
+        return
     yield destination.host, destination.port, {"contexts": contexts}
     yield len(stored)
     yield from outgoing(event, plans, f"C-MOVE from {caller(event)} to {name}")
+
+
+def _refused_move(destination, status: Dataset) -> Iterator:
+    """pynetdicom asks for the destination before the count: the refusal is one failed
+    sub-operation carrying the status and its comment (the destination is only greeted)."""
+    yield destination.host, destination.port, {"contexts": [build_context(Verification)]}
+    yield 1
+    yield status, None
 
 
 def outgoing(event, plans: list[StudyPlan], what: str) -> Iterator[tuple]:

@@ -322,47 +322,67 @@ def test_move_by_the_old_study_uid_sends_the_study_as_it_is_now(served):
     assert f"old study UID {served.old} resolved to {served.new}" in served.log.read_text()
 
 
-def test_bad_requests_get_a_clear_status_and_the_server_keeps_serving(served):
-    before = set(served.moved.iterdir())
-    move = ("-S", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={served.new}")
-    code, said = dcmtk(served, "movescu", "-aem", "NOBODY", *move)
-    assert "MoveDestinationUnknown" in said
-    assert "unknown destination NOBODY" in served.log.read_text()
-    code, said = dcmtk(
+def k(*keys: str) -> list[str]:
+    """findscu/getscu/movescu `-k` arguments."""
+    return [arg for key in keys for arg in ("-k", key)]
+
+
+def move(served: Served, destination: str, study: str):
+    return dcmtk(
         served,
         "movescu",
-        "-aem",
-        "STORESCP",
         "-S",
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        "StudyInstanceUID=1.2.3.4",
+        "-aem",
+        destination,
+        *k("QueryRetrieveLevel=STUDY", f"StudyInstanceUID={study}"),
     )
-    assert code == 0 and "no current study for 1 requested UID(s): ['1.2.3.4']" in (
-        served.log.read_text()
-    )
-    assert set(served.moved.iterdir()) == before  # nothing was sent for either
+
+
+def test_bad_retrieves_get_a_clear_status_send_nothing_and_the_server_keeps_serving(served):
+    before = set(served.moved.iterdir())
+    assert "MoveDestinationUnknown" in move(served, "NOBODY", served.new)[1]
+    code, _ = move(served, "STORESCP", "1.2.3.4")  # no such study: no sub-operations
+    assert code == 0
+    assert "Move response with error status" in move(served, "STORESCP", "1.2.3.x")[1]
     code, said = dcmtk(
+        served,
+        "getscu",
+        "-S",
+        "-od",
+        str(served.work),
+        *k("QueryRetrieveLevel=SERIES", f"StudyInstanceUID={served.new}"),
+    )
+    assert "Failed" in said, said
+    assert set(served.moved.iterdir()) == before  # nothing was sent for any of them
+    log = served.log.read_text()
+    assert "unknown destination NOBODY" in log
+    assert "no current study for 1 requested UID(s): ['1.2.3.4']" in log
+    assert "C-MOVE from MOVESCU refused (0xA900): StudyInstanceUID" in log
+    assert "C-GET from GETSCU refused (0xA900): a SERIES level retrieve needs" in log
+    assert dcmtk(served, "echoscu")[0] == 0
+
+
+def test_malformed_find_keys_are_refused_by_name_and_never_logged_by_value(served):
+    _, said = dcmtk(
         served,
         "findscu",
         "-v",
         "-S",
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        "StudyDate=2025-01",
-        "-k",
-        "StudyInstanceUID",
+        *k("QueryRetrieveLevel=STUDY", "StudyDate=2025-01", "StudyInstanceUID"),
     )
     assert "DataSetDoesNotMatchSOPClass" in said
-    code, said = dcmtk(served, "findscu", "-v", "-S", "-k", "QueryRetrieveLevel=EVERYTHING")
+    _, said = dcmtk(served, "findscu", "-v", "-S", *k("QueryRetrieveLevel=EVERYTHING"))
     assert "DataSetDoesNotMatchSOPClass" in said
-    assert "C-FIND from FINDSCU refused (0xA900): StudyDate" in served.log.read_text()
-    code, said = dcmtk(served, "findscu", "-v", "-P", "-k", "QueryRetrieveLevel=PATIENT",
-                       "-k", "PatientBirthDate=1970-0?", "-k", "PatientID")  # fmt: skip
+    _, said = dcmtk(
+        served,
+        "findscu",
+        "-v",
+        "-P",
+        *k("QueryRetrieveLevel=PATIENT", "PatientBirthDate=1970-0?", "PatientID"),
+    )
     assert "DataSetDoesNotMatchSOPClass" in said
     assert dcmtk(served, "echoscu")[0] == 0
     log = served.log.read_text()
+    assert "C-FIND from FINDSCU refused (0xA900): StudyDate" in log
     assert "PatientBirthDate: the key is not a YYYYMMDD" in log and "1970-0" not in log
     assert "FAKE^" not in log  # counts and UIDs only, never names or birth dates
