@@ -386,3 +386,29 @@ def test_malformed_find_keys_are_refused_by_name_and_never_logged_by_value(serve
     assert "C-FIND from FINDSCU refused (0xA900): StudyDate" in log
     assert "PatientBirthDate: the key is not a YYYYMMDD" in log and "1970-0" not in log
     assert "FAKE^" not in log  # counts and UIDs only, never names or birth dates
+
+
+def test_a_find_during_a_catalog_write_waits_for_the_commit_and_then_answers(served):
+    """While a run holds the writer lock the request queues; once it is released, it answers."""
+    out = served.work / "during-write"
+    out.mkdir()
+    command = [
+        system_tool("findscu"),
+        "-aet",
+        "FINDSCU",
+        "-aec",
+        HUB,
+        "-S",
+        "-X",
+        "-od",
+        str(out),
+        *k("QueryRetrieveLevel=STUDY", "StudyInstanceUID"),
+        "127.0.0.1",
+        str(served.port),
+    ]
+    with open_catalog(served.config.catalog):  # as a nightly run does while it commits
+        client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)
+        assert client.poll() is None and not list(out.iterdir())  # queued, not refused
+    assert client.wait(timeout=60) == 0
+    assert len(list(out.glob("rsp*.dcm"))) == len(studies(served.drop))
