@@ -211,3 +211,13 @@ def test_narrowing_keeps_the_requested_series_by_its_current_or_old_uid():
                 UidMap([("0.1", "1.1", "9")]))  # fmt: skip
     assert [i.sop_instance_uid for i in narrowed(plan, ["0.1"], None).instances] == ["1.1.1"]
     assert [i.sop_instance_uid for i in narrowed(plan, None, ["1.2.1"]).instances] == ["1.2.1"]
+
+
+def test_refusals_map_to_the_statuses_ps3_4_names():
+    from spokesync.catalog.errors import CatalogLocked
+    from spokesync.tasks.serve.handlers import refusal_status
+    from spokesync.tasks.serve.lookup import TooManyMatches
+
+    assert refusal_status(TooManyMatches("more than 10000")) == 0xA700  # out of resources
+    assert refusal_status(MalformedKey("StudyDate")) == 0xA900  # identifier does not match
+    assert refusal_status(CatalogLocked("catalog.duckdb", 42)) == 0xC001  # unable to process
