@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from spokesync.catalog.errors import ConfigInvalid
 from spokesync.tasks.config_errors import check_spoke_id, named_volumes, problems
+from spokesync.tasks.serve.settings import Serve, check_serve
 
 CONFIG_ENV = "SPOKESYNC_CONFIG"
 CONFIG_NAME = "spokesync.toml"
@@ -124,6 +125,7 @@ class Document(Section):
     work: PathSection = PathSection(path="work")
     schedule: Schedule = Schedule()
     policies: Policies = Policies()
+    serve: Serve = Serve()
     spokes: dict[str, dict] = {}
 
 
@@ -142,6 +144,7 @@ class Config(BaseModel):
     work: Path
     schedule: Schedule = Schedule()
     policies: Policies = Policies()
+    serve: Serve = Serve()  # `spokesync serve`: the hub's Query/Retrieve SCP
     spokes: dict[str, SpokeConfig] = {}
 
     def spoke(self, spoke_id: str) -> SpokeConfig:
@@ -205,6 +208,7 @@ def load_config(explicit: Path | None = None) -> Config:
     base = file.parent
     entries = [v if isinstance(v, str) else v.model_dump() for v in document.nearline.volumes]
     volumes = named_volumes(file, entries)
+    check_serve(file, document.serve)
     return Config(
         file=file,
         catalog=_resolve(base, document.catalog.path),
@@ -214,6 +218,7 @@ def load_config(explicit: Path | None = None) -> Config:
         work=_resolve(base, document.work.path),
         schedule=document.schedule,
         policies=document.policies,
+        serve=document.serve,
         spokes={name: _spoke(file, name, body) for name, body in document.spokes.items()},
     )
 

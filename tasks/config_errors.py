@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from difflib import get_close_matches
 from pathlib import Path
+from typing import get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -58,9 +59,12 @@ def _problem(error: dict, model: type[BaseModel], loc: tuple, prefix: tuple) -> 
 
 def known_keys(model: type[BaseModel], path: tuple) -> list[str]:
     """The keys the file may hold at `path` under `model` (nested sections followed by name)."""
-    for step in path:
-        field = model.model_fields.get(str(step))
+    steps = list(path)
+    while steps:
+        field = model.model_fields.get(str(steps.pop(0)))
         annotation = field.annotation if field else None
+        if get_origin(annotation) is dict and steps:  # a table of named tables: skip the name
+            annotation, _ = get_args(annotation)[1], steps.pop(0)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation

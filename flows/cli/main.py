@@ -17,6 +17,7 @@ from spokesync.flows.cli.common import ConfigOpt, WaitOpt, checked_config, conso
 from spokesync.flows.cli.reports import report_app
 from spokesync.flows.cli.retrieve import retrieve
 from spokesync.flows.cli.review import review_app
+from spokesync.flows.cli.serve import serve
 from spokesync.flows.cli.spokes import manifest_app, spoke_app
 from spokesync.tasks import config as cfg
 
@@ -90,6 +91,7 @@ def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
 
 
 app.command("retrieve")(retrieve)
+app.command("serve")(serve)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pydicom
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -129,17 +130,21 @@ class Corrected:
 def plan_study(config: Config, uid: str, *, wait: bool | float = False) -> StudyPlan:
     """Read what retrieving `uid` (a current or old study UID) needs, then close the catalog."""
     with open_catalog(config.catalog, wait=wait) as con:
-        resolution = queries.resolve_study(con, uid)
-        study = resolution.study_uid
-        return StudyPlan(
-            resolution,
-            on_volume_paths(config, queries.active_instances(con, study)),
-            queries.study_values(con, study),
-            queries.series_values(con, study),
-            UidMap(queries.uid_map(con, study)),
-            queries.skipped_instances(con, study),
-            own_values(con, study),
-        )
+        return read_plan(con, config, uid)
+
+
+def read_plan(con: duckdb.DuckDBPyConnection, config: Config, uid: str) -> StudyPlan:
+    """The plan for `uid` (a current or old study UID), read through an open catalog."""
+    study = (resolution := queries.resolve_study(con, uid)).study_uid
+    return StudyPlan(
+        resolution,
+        on_volume_paths(config, queries.active_instances(con, study)),
+        queries.study_values(con, study),
+        queries.series_values(con, study),
+        UidMap(queries.uid_map(con, study)),
+        queries.skipped_instances(con, study),
+        own_values(con, study),
+    )
 
 
 def tar_of(inst: StoredInstance) -> Path:
@@ -280,9 +285,8 @@ def retrieve_study(config: Config, uid: str, *, out: Path | None = None, to: str
 
 
 def _log_result(result: RetrieveResult) -> None:
-    log.info(
-        "retrieve %s → %s: %d of %d instances sent, %d failed, %d corrected attributes, "
-        "%d remapped UIDs, skipped %s",
+    log.info("retrieve %s → %s: %d of %d instances sent, %d failed, %d corrected attributes, "
+             "%d remapped UIDs, skipped %s",
         result.study_uid, result.destination, result.sent, result.instances, len(result.failed),
         sum(result.corrected.values()), result.remapped_uids, result.skipped or "none",
     )  # fmt: skip
