@@ -24,7 +24,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydicom.dataset import Dataset
 
-from spokesync.catalog import open_catalog
+from spokesync.catalog import read_catalog
 from spokesync.catalog import retrieve as queries
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.catalog.faults import kill_point
@@ -128,7 +128,7 @@ class Corrected:
 
 def plan_study(config: Config, uid: str, *, wait: bool | float = False) -> StudyPlan:
     """Read what retrieving `uid` (a current or old study UID) needs, then close the catalog."""
-    with open_catalog(config.catalog, wait=wait) as con:
+    with read_catalog(config.catalog) as con:  # read-only: never the writer lock
         resolution = queries.resolve_study(con, uid)
         study = resolution.study_uid
         return StudyPlan(
