@@ -15,8 +15,9 @@ select seq, run_id, spoke_id as spoke, kind, status, created_at, source_study_ui
 from cc_records where seq = $seq
 
 -- name: decision_for
--- The decision already taken on a pending record, if any.
-select seq, status, decided_by, decided_at from cc_records where refers_to = $seq limit 1
+-- The decision already taken on a pending record, if any (a revert refers to records too).
+select seq, status, decided_by, decided_at, reason from cc_records
+where refers_to = $seq and run_id like 'review:%' order by seq limit 1
 
 -- name: record_members
 -- The instances of a record and how they paired, before and after.
