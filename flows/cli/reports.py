@@ -20,8 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spokesync.catalog.errors import SpokesyncError
-from spokesync.catalog.report_views import ReportsMissing, open_reports, query
-from spokesync.catalog.reports import TABLES
+from spokesync.catalog.report_names import TABLES
 from spokesync.flows.cli.choices import ReportFormat, human_bytes
 from spokesync.flows.cli.common import ConfigOpt, fail
 from spokesync.tasks import config as cfg
@@ -50,6 +49,8 @@ def parse_since(value: str | None) -> datetime | None:
 
 def load_table(config: Path | None, name: str, spoke: str | None, since: str | None) -> pa.Table:
     """The report table from the Parquet files, filtered; errors say what to do."""
+    from spokesync.catalog.report_views import open_reports, query  # pyarrow: only now
+
     loaded = cfg.load_config(config)
     con = open_reports(loaded.reports)
     try:
@@ -137,7 +138,7 @@ def table_command(name: str) -> Callable[..., None]:
     ) -> None:
         try:
             emit(load_table(config, name, spoke, since), fmt.value, out, name)
-        except (SpokesyncError, ReportsMissing, ValueError, KeyError) as exc:
+        except (SpokesyncError, FileNotFoundError, ValueError, KeyError) as exc:  # ReportsMissing
             fail(exc)
 
     command.__doc__ = (
@@ -156,7 +157,7 @@ def html_command(
 
     try:
         written = write_html(cfg.load_config(config).reports, out)
-    except (SpokesyncError, ReportsMissing) as exc:
+    except (SpokesyncError, FileNotFoundError) as exc:  # ReportsMissing too
         fail(exc)
     console.print(f"wrote {written} ({human_bytes(written.stat().st_size)})")
 
