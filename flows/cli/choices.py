@@ -23,6 +23,13 @@ class ReportFormat(StrEnum):
     parquet = "parquet"
 
 
+class DimseRetrieve(StrEnum):
+    """How a DIMSE spoke's objects come to the hub."""
+
+    get = "get"
+    move = "move"
+
+
 def human_bytes(count: int | None) -> str:
     """1536 → '1.5 KiB' for tables (JSON and CSV keep the exact number)."""
     if count is None:
