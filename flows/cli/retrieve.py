@@ -29,12 +29,15 @@ def retrieve(
 
     Exits 1 when some objects could not be delivered (they are named), 2 on any other error.
     """
+    from spokesync.flows.console_progress import counting
     from spokesync.tasks.retrieve.study import retrieve_study
 
     if (out is None) == (to is None):
         fail("give exactly one destination: --out DIR or --to AET@HOST:PORT")
     try:
-        result = retrieve_study(cfg.load_config(config), study_uid, out=out, to=to, wait=wait)
+        loaded = cfg.load_config(config)
+        with counting(console, f"retrieving to {out or to}", "objects") as progress:
+            result = retrieve_study(loaded, study_uid, out=out, to=to, progress=progress)
     except (SpokesyncError, ValueError, OSError) as exc:
         fail(exc)
     print_result(result)

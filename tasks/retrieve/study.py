@@ -13,8 +13,8 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("spokesync.retrieve")
 KEYWORDS = {**TEXT_COLUMNS, **INT_COLUMNS}  # catalog column -> DICOM keyword
+Progress = Callable[[int, int], None]  # told (objects handed on, objects of the study)
 STUDY_LEVEL = (*PATIENT_COLUMNS, *STUDY_COLUMNS)  # the catalog keeps them per study
 
 
@@ -63,6 +64,7 @@ class StudyPlan:
     uid_map: UidMap
     skipped: dict[str, int]
     own_values: dict[str, dict] = field(default_factory=dict)  # SOP UID -> values it differs in
+    progress: Progress | None = None
 
     def target(self, inst: StoredInstance) -> Target:
         """The instance's current UIDs and tracked values, by DICOM keyword: its study's and
@@ -126,7 +128,7 @@ class Corrected:
     raw: bytes | None
 
 
-def plan_study(config: Config, uid: str, *, wait: bool | float = False) -> StudyPlan:
+def plan_study(config: Config, uid: str) -> StudyPlan:
     """Read what retrieving `uid` (a current or old study UID) needs, then close the catalog."""
     with read_catalog(config.catalog) as con:  # read-only: never the writer lock
         resolution = queries.resolve_study(con, uid)
@@ -149,12 +151,14 @@ def tar_of(inst: StoredInstance) -> Path:
 
 def corrected_objects(plan: StudyPlan, now: datetime) -> Iterator[Corrected | FailedObject]:
     """Read, check, correct and encode each instance in turn; one at a time in memory."""
-    for inst in plan.instances:
+    for done, inst in enumerate(plan.instances, 1):
         try:
             item: Corrected | FailedObject = correct_one(plan, inst, now)
         except Exception as exc:  # one unreadable object must not stop the rest of the study
             item = failure(inst, exc)
         yield item
+        if plan.progress:  # the caller has written or sent it by the time it asks for the next
+            plan.progress(done, len(plan.instances))
 
 
 def correct_one(plan: StudyPlan, inst: StoredInstance, now: datetime) -> Corrected:
@@ -267,13 +271,13 @@ def _fail_rest(plan: StudyPlan, result: RetrieveResult, at: StoredInstance, exc:
 
 
 def retrieve_study(config: Config, uid: str, *, out: Path | None = None, to: str | None = None,
-                   wait: bool | float = False) -> RetrieveResult:  # fmt: skip
+                   progress: Progress | None = None) -> RetrieveResult:  # fmt: skip
     """Retrieve study `uid` (current or old) to a folder (`out`) or a DICOM node (`to`)."""
     if (out is None) == (to is None):
         raise ValueError("give exactly one destination: a folder (out) or a DICOM node (to)")
     if to is not None:
         parse_node(to)  # a malformed node fails before the catalog is opened
-    plan = plan_study(config, uid, wait=wait)
+    plan = replace(plan_study(config, uid), progress=progress)
     if to is not None:
         return export_to_node(plan, to)
     return export_to_folder(plan, Path(out))
