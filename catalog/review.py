@@ -37,6 +37,12 @@ def decision_of(con: duckdb.DuckDBPyConnection, seq: int) -> dict | None:
     return rows[0] if rows else None
 
 
+def latest_committed_run(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest committed run, whose report a decision refreshes (None: no run yet)."""
+    row = queries.run(con, "latest_committed_run").fetchone()
+    return row[0] if row else None
+
+
 def _decidable(con: duckdb.DuckDBPyConnection, seq: int) -> dict:
     found = record(con, seq)
     if found["status"] != Status.PENDING_REVIEW:

@@ -144,3 +144,7 @@ select distinct $decision, v.level,
        v.attribute, v.old_value, v.new_value, $run_id
 from cc_values v join instances i using (instance_id)
 where v.seq = $seq
+
+-- name: latest_committed_run
+-- The newest committed run: re-reporting it after a decision refreshes the report snapshots.
+select run_id from runs where status = 'committed' order by finished_at desc, run_id desc limit 1

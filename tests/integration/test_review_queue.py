@@ -1,7 +1,8 @@
 """The review queue can be worked (issue 18): `review show` gives full UIDs as CSV or JSON,
 `review pairing-template` writes the file `review approve --pairing` accepts once a person
 fills it, and after a decision (CLI or the apply-review flow's own function) `changes list` and
-`review show` say the record is decided and which record decided it."""
+`review show` say the record is decided and which record decided it, and the reports carry
+the decision without waiting for the next run."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from spokesync.catalog import read_catalog
 from spokesync.catalog.review import record
 from spokesync.flows.cli.main import app
 from spokesync.flows.review import decide
+from spokesync.tasks.reports.tables import write_reports
 from tests.integration.test_review import ambiguous, uid_fix  # noqa: F401  (uid_fix: a fixture)
 
 runner = CliRunner()
@@ -96,3 +98,22 @@ def test_a_filled_pairing_template_is_what_approve_accepts(tmp_path, sample_drop
     result = cli(config, "review", "approve", str(seq), "--pairing", str(filled))
     assert result.exit_code == 0, result.output
     assert changes(config)[seq]["status"] == "approved"
+
+
+def report_rows(config, name: str) -> list[dict]:
+    result = cli(config, "report", name, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_the_reports_carry_a_decision_of_the_review_flow_at_once(uid_fix):  # noqa: F811
+    config, _, _, seq = uid_fix
+    write_reports(config)  # the reports of the runs so far: the record waits for review
+    assert seq in [r["seq"] for r in report_rows(config, "pending-review")]
+    decide(str(config.file), seq, "approve", by="night-admin")  # what apply-review runs
+    assert seq not in [r["seq"] for r in report_rows(config, "pending-review")]
+    changes = {r["seq"]: r for r in report_rows(config, "changes")}
+    decision = next(r for r in changes.values() if r["refers_to"] == seq)
+    assert (decision["kind"], decision["status"]) == ("UID_FIX", "applied")
+    assert changes[seq]["decision"] == "applied"
+    assert "reports are up to date" in cli(config, "report", "refresh").stdout
