@@ -13,7 +13,8 @@ from spokesync.catalog import queries
 def list_changes(
     con: duckdb.DuckDBPyConnection, *, spoke: str | None = None, since: datetime | None = None
 ) -> list[dict]:
-    """cc records in sequence order, attributes and evidence decoded from JSON."""
+    """cc records in sequence order, attributes and evidence decoded from JSON; a pending record
+    a person decided has status approved or rejected and `decided_in` (the decision's seq)."""
     records = queries.dicts(con, "list_changes", {"spoke": spoke, "since": since})
     for record in records:
         record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}

@@ -43,6 +43,11 @@ class CatalogLocked(SpokesyncError):
         )
 
 
+class CatalogBusy(SpokesyncError):
+    """The catalog file cannot be opened for reading now (a commit holds it, or it does not
+    exist yet); read commands never wait on the writer lock."""
+
+
 class SpokeUnavailable(SpokesyncError):
     """A spoke could not be reached or read; retrying later may succeed (unless `retryable`
     is False: a refused password or a wrong URL stays wrong however often it is retried)."""

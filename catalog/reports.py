@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from spokesync.catalog import queries
+from spokesync.catalog.report_names import TABLES
 
 TS = pa.timestamp("us", tz="UTC")
 UIDS = pa.list_(pa.string())
@@ -74,7 +75,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("column", pa.string()), ("problem", pa.string()), ("detected_at", TS),
     ),
 }  # fmt: skip
-TABLES = tuple(SCHEMAS)
+if tuple(SCHEMAS) != TABLES:  # one list of names: catalog/report_names.py
+    raise RuntimeError(f"report schemas {tuple(SCHEMAS)} differ from report names {TABLES}")
 CATALOG_EXPORTS = ("runs", "changes", "pending_review", "ownership", "stale_copies", "nearline")
 
 

@@ -31,13 +31,24 @@ def record(con: duckdb.DuckDBPyConnection, seq: int) -> dict:
     return found
 
 
+def decision_of(con: duckdb.DuckDBPyConnection, seq: int) -> dict | None:
+    """The decision record that refers to pending record `seq`, if a person decided it."""
+    rows = queries.dicts(con, "decision_for", {"seq": seq})
+    return rows[0] if rows else None
+
+
+def latest_committed_run(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest committed run, whose report a decision refreshes (None: no run yet)."""
+    row = queries.run(con, "latest_committed_run").fetchone()
+    return row[0] if row else None
+
+
 def _decidable(con: duckdb.DuckDBPyConnection, seq: int) -> dict:
     found = record(con, seq)
     if found["status"] != Status.PENDING_REVIEW:
         raise ReviewRefused(f"record {seq} is {found['status']}, not waiting for review")
-    decided = queries.dicts(con, "decision_for", {"seq": seq})
-    if decided:
-        d = decided[0]
+    d = decision_of(con, seq)
+    if d is not None:
         raise ReviewRefused(
             f"record {seq} was already decided: {d['status']} by "
             f"{d['decided_by']} at {d['decided_at']:%Y-%m-%d %H:%M} (record "

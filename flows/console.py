@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from spokesync.flows.cli.choices import human_bytes
+from spokesync.flows.console_records import short
 from spokesync.tasks.config import Config
 
 
@@ -89,7 +91,7 @@ def print_runs(console: Console, results: dict[str, dict]) -> None:
             str(r["manifest_rows"]),
             str(r["new_instances"]),
             str(r["tars_written"]),
-            f"{r['bytes_archived']:,}",
+            human_bytes(r["bytes_archived"]),
             str(r["cc_records"]),
         )
     console.print(table)
@@ -138,14 +140,14 @@ def print_catalog(console: Console, rows: list[dict], config: Config) -> None:
             str(r["series"]),
             str(r["instances"]),
             str(r["tars"]),
-            f"{r['bytes']:,}",
+            human_bytes(r["bytes"]),
         )
     console.print(table)
     console.print(
         f"catalog: {config.catalog}\nnearline: {', '.join(map(str, config.volumes))}"
         f"\nwork folders of each run (manifest, plan, batches): {config.work}"
-        f"\nreports: {config.reports} (try `spokesync report changes` or "
-        "`spokesync report html --out report.html`)"
+        f"\nreports: {config.reports} (try `spokesync report changes --config {config.file}` "
+        f"or `spokesync report html --out report.html --config {config.file}`)"
         f"\nconfiguration: {config.file}"
     )
 
@@ -178,10 +180,6 @@ def affected_uids(finding, most: int = 10) -> str:
     return "; ".join(p for p in parts if p) or "nothing known"
 
 
-def _studies(uids: list[str]) -> str:
-    return ", ".join(f"…{u[-8:]}" for u in uids) or "—"
-
-
 def print_plan(console: Console, records_path: Path) -> None:
     """The plan: kind, studies before → after, instances and attributes of each record."""
     import json
@@ -205,7 +203,7 @@ def print_plan(console: Console, records_path: Path) -> None:
         table.add_row(
             r["kind"],
             r["status"],
-            f"{_studies(r['source_study_uids'])} → {_studies(r['target_study_uids'])}",
+            f"{short(r['source_study_uids'])} → {short(r['target_study_uids'])}",
             str(r["instances"]),
             shown,
         )
@@ -223,39 +221,6 @@ def parse_since(value: str | None):
     except ValueError:
         raise ValueError(f"--since {value!r} is not an ISO date or time, e.g. 2026-11-01") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def print_json(records: list[dict]) -> None:
-    """JSON to standard output, one document, machine-readable (times as ISO-8601)."""
-    import json
-    import sys
-
-    json.dump(records, sys.stdout, indent=2, default=lambda v: v.isoformat())
-    sys.stdout.write("\n")
-
-
-def print_changes(console: Console, records: list[dict]) -> None:
-    table = Table(
-        "seq",
-        "spoke",
-        "kind",
-        "status",
-        "studies before → after",
-        "instances",
-        "attributes",
-        title=f"change log: {len(records)} record(s)",
-    )
-    for r in records:
-        table.add_row(
-            str(r["seq"]),
-            r["spoke"],
-            r["kind"],
-            r["status"],
-            f"{_studies(r['source_study_uids'])} → {_studies(r['target_study_uids'])}",
-            str(r["instances"]),
-            ", ".join(sorted(r["attributes"])),
-        )
-    console.print(table)
 
 
 def touching_study(

@@ -16,6 +16,7 @@ from spokesync.catalog.changes import list_changes
 from spokesync.catalog.nearline import spoke_summary
 from spokesync.catalog.vocabulary import Kind
 from spokesync.flows import console as views
+from spokesync.flows.console_records import print_changes
 from spokesync.flows.demo_changes import first_act_drop, north_copies, second_act_drop
 from spokesync.tasks import config as cfg
 
@@ -89,6 +90,6 @@ def run_demo(console: Console, data_dir: Path, pacs_url: str | None = None) -> b
         rows, changes = spoke_summary(con), list_changes(con)
     last_run = changes[-1]["run_id"] if changes else None
     shown = [c for c in changes if c["kind"] != Kind.NEW_OBJECTS or c["run_id"] == last_run]
-    views.print_changes(console, shown)
+    print_changes(console, shown)
     views.print_catalog(console, rows, config)
     return ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -20,8 +21,14 @@ from spokesync.tasks.nearline.orphans import sweep_orphans
 from spokesync.tasks.reconcile.commit import commit_run_task
 from spokesync.tasks.reconcile.run import plan_run_task, pull_manifest_task
 from spokesync.tasks.reconcile.state import RunState, new_run, summary
+from spokesync.tasks.reports.failed_runs import failure_text, record_failure
 from spokesync.tasks.reports.summary import publish_artifacts
 from spokesync.tasks.reports.tables import write_reports_task
+
+
+def nightly_run_name() -> str:
+    """`nightly-2026-12-03`: the night it reconciles, in the Prefect UI and logs."""
+    return f"nightly-{datetime.now(UTC):%Y-%m-%d}"
 
 
 class SpokesFailed(RuntimeError):
@@ -33,7 +40,7 @@ class SpokesFailed(RuntimeError):
         super().__init__(f"{len(failed)} of {len(results)} spokes failed: {', '.join(failed)}")
 
 
-@flow(name="reconcile-spoke")
+@flow(name="reconcile-spoke", flow_run_name="reconcile-{spoke}")
 def reconcile_spoke(
     spoke: str,
     drop: str | None = None,
@@ -42,13 +49,25 @@ def reconcile_spoke(
     wait: bool = True,
     allow_mass_delete: bool = False,
 ) -> dict:
-    """Reconcile one spoke's drop against the catalog, archiving what is new."""
+    """Reconcile one spoke's drop against the catalog, archiving what is new; a failure is
+    recorded in the runs report and as an artifact, then raised."""
     config = load_config(Path(config_file) if config_file else None)
+    started = datetime.now(UTC)
+    try:
+        return _reconcile(config, spoke, drop, dry_run, wait, allow_mass_delete)
+    except Exception as exc:
+        record_failure(config, spoke, started, failure_text(exc))
+        raise
+
+
+def _reconcile(
+    config: Config, spoke: str, drop: str | None, dry_run: bool, wait: bool, allow: bool
+) -> dict:
     if not dry_run:
         sweep_at_start(config)
     state = new_run(config, spoke, Path(drop) if drop else None)
-    state = pull_manifest_task(config, state, wait)
-    state = plan_run_task(config, state, wait, allow_mass_delete)
+    state = pull_manifest_task.with_options(task_run_name=f"pull-{spoke}")(config, state, wait)
+    state = plan_run_task.with_options(task_run_name=f"plan-{spoke}")(config, state, wait, allow)
     log_plan(state)
     if dry_run:
         return summary(state, status="dry_run")
@@ -92,10 +111,12 @@ def log_plan(state: RunState) -> None:
 
 def submit_batches(config: Config, state: RunState) -> list[PrefectFuture]:
     """Start staging every batch of the run's new objects (in parallel, outside the lock)."""
-    day = state.started_at.date()
+    day, count = state.started_at.date(), len(state.batch_paths)
     return [
-        archive_batch_task.submit(state.drop, path, config.volumes, state.run_id, day)
-        for path in state.batch_paths
+        archive_batch_task.with_options(
+            task_run_name=f"archive-{state.spoke}-batch-{number}/{count}"
+        ).submit(state.drop, path, config.volumes, state.run_id, day)
+        for number, path in enumerate(state.batch_paths, 1)
     ]
 
 
@@ -117,7 +138,8 @@ def commit_and_report(
     """Commit the run once its batches are staged, then write and publish its reports."""
     begin_commit(state.run_id)  # what a Ctrl-C says depends on whether this commit went through
     try:
-        result = commit_run_task(config, state, archived(futures), wait)
+        commit = commit_run_task.with_options(task_run_name=f"commit-{state.spoke}")
+        result = commit(config, state, archived(futures), wait)
     finally:
         end_commit()
     get_run_logger().info(
@@ -129,12 +151,13 @@ def commit_and_report(
         result["cc_records"],
         " (re-planned: another run committed first)" if result["replanned"] else "",
     )
-    reports = write_reports_task(config, result["run_id"], wait)
+    report = write_reports_task.with_options(task_run_name=f"report-{state.spoke}")
+    reports = report(config, result["run_id"], wait)
     publish_artifacts(reports[-1])
     return result
 
 
-@flow(name="nightly-reconcile")
+@flow(name="nightly-reconcile", flow_run_name=nightly_run_name)
 def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict[str, dict]:
     """Reconcile every configured spoke; one failing spoke does not stop the others.
 
@@ -144,6 +167,7 @@ def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict
     plans every spoke once; a commit that finds the catalog moved re-plans under the lock.
     """
     config = load_config(Path(config_file) if config_file else None)
+    started = datetime.now(UTC)
     sweep_at_start(config)
     results: dict[str, dict] = {}
     pulls = {
@@ -158,7 +182,10 @@ def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict
             if staged is not None:
                 staging[spoke] = staged
     _commit_staged(config, staging, results, wait, only_ready=False)
-    if any(r["status"] == "failed" for r in results.values()):
+    failed = {spoke: r for spoke, r in results.items() if r["status"] == "failed"}
+    for spoke, r in sorted(failed.items()):
+        record_failure(config, spoke, started, r["reason"])
+    if failed:
         raise SpokesFailed(results)
     return dict(sorted(results.items()))
 
@@ -177,13 +204,15 @@ def _commit_staged(
 
 
 def _start_pull(config: Config, spoke: str, wait: bool) -> PrefectFuture:
-    return pull_manifest_task.submit(config, new_run(config, spoke), wait)
+    pull = pull_manifest_task.with_options(task_run_name=f"pull-{spoke}")
+    return pull.submit(config, new_run(config, spoke), wait)
 
 
 def _plan_and_stage(
     config: Config, pull: PrefectFuture, wait: bool
 ) -> tuple[RunState, list[PrefectFuture]]:
-    state = plan_run_task(config, pull.result(), wait)
+    state = pull.result()
+    state = plan_run_task.with_options(task_run_name=f"plan-{state.spoke}")(config, state, wait)
     log_plan(state)
     return state, submit_batches(config, state)
 
@@ -194,5 +223,7 @@ def _guarded(results: dict[str, dict], spoke: str, step):
         return step()
     except Exception as exc:
         get_run_logger().error("spoke %s failed: %s", spoke, exc)
-        results[spoke] = {"spoke": spoke, "status": "failed", "error": str(exc)}
+        results[spoke] = {
+            "spoke": spoke, "status": "failed", "error": str(exc), "reason": failure_text(exc)
+        }  # fmt: skip
         return None

@@ -23,7 +23,7 @@ class RetrieveIncomplete(SpokesyncError):
         )
 
 
-@flow(name="retrieve-study")
+@flow(name="retrieve-study", flow_run_name="retrieve-{study_uid}")
 def retrieve_study_flow(
     study_uid: str, out: str | None = None, to: str | None = None, config_file: str | None = None
 ) -> dict:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import getpass
+import logging
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
 from spokesync.catalog import open_catalog
-from spokesync.catalog.review import approve, reject
-from spokesync.tasks.config import load_config
+from spokesync.catalog.review import approve, latest_committed_run, reject
+from spokesync.tasks.config import Config, load_config
+from spokesync.tasks.reports.failed_runs import failure_text
+from spokesync.tasks.reports.tables import write_reports
+
+log = logging.getLogger("spokesync.review")
 
 
 def read_pairing(file: Path) -> list[tuple[str, str]]:
@@ -45,7 +50,22 @@ def decide(
             result = reject(con, seq, by=by, reason=reason)
         else:
             raise ValueError(f"decision {decision!r}: use approve or reject")
+        latest = latest_committed_run(con)
+    refresh_reports(config, latest, wait)
     return {"seq": seq, "decision": decision, "record": result.seq, "moved": result.moved, "by": by}
+
+
+def refresh_reports(config: Config, run_id: str | None, wait: bool) -> None:
+    """Re-report the newest committed run (its files are replaced), so `report pending-review`
+    and `report changes` carry the decision at once, from the CLI and the deployment alike. The
+    decision is committed already: a failure here is logged, and the next run or `spokesync
+    report refresh` catches up."""
+    if run_id is None:
+        return
+    try:
+        write_reports(config, run_id, wait=wait)
+    except Exception as exc:  # noqa: BLE001 - the decision stands; only its report waits
+        log.warning("reports not refreshed after the decision: %s", failure_text(exc))
 
 
 @flow(name="apply-review")

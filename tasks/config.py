@@ -15,7 +15,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from spokesync.catalog.errors import ConfigInvalid
-from spokesync.tasks.config_errors import check_spoke_id, named_volumes, problems
+from spokesync.tasks.config_errors import check_spoke_id, named_volumes, problems, unknown_spoke
 from spokesync.tasks.serve.settings import Serve, check_serve
 
 CONFIG_ENV = "SPOKESYNC_CONFIG"
@@ -151,11 +151,7 @@ class Config(BaseModel):
         try:
             return self.spokes[spoke_id]
         except KeyError:
-            known = ", ".join(sorted(self.spokes)) or "none yet"
-            raise ConfigInvalid(
-                f"spoke {spoke_id!r} is not configured in {self.file} "
-                f"(known: {known}); add it with `spokesync spoke add`"
-            ) from None
+            raise unknown_spoke(self.file, spoke_id, list(self.spokes)) from None
 
 
 def default_document() -> dict:

@@ -20,6 +20,20 @@ TOML_TYPES = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (st
 SHOULD_BE = "Input should be "
 
 
+def unknown_spoke(file: Path | str | None, spoke_id: str, known: list[str]) -> ConfigInvalid:
+    """`unknown spoke 'nroth'; did you mean 'north'?`, or the known spokes when none is close."""
+    close = get_close_matches(spoke_id, known, n=1)
+    hint = (
+        f"did you mean {close[0]!r}?"
+        if close
+        else f"known: {', '.join(sorted(known)) or 'none yet'}"
+    )
+    return ConfigInvalid(
+        f"unknown spoke {spoke_id!r}; {hint} ({file}; `spokesync spoke list` shows them, "
+        "`spokesync spoke add` adds one)"
+    )
+
+
 def check_spoke_id(file: Path | str, spoke_id: str) -> None:
     """Refuse a spoke id that could escape the work folder or need quoting in a shell."""
     if not SPOKE_ID.fullmatch(spoke_id):

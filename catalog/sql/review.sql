@@ -15,8 +15,9 @@ select seq, run_id, spoke_id as spoke, kind, status, created_at, source_study_ui
 from cc_records where seq = $seq
 
 -- name: decision_for
--- The decision already taken on a pending record, if any.
-select seq, status, decided_by, decided_at from cc_records where refers_to = $seq limit 1
+-- The decision already taken on a pending record, if any (a revert refers to records too).
+select seq, status, decided_by, decided_at, reason from cc_records
+where refers_to = $seq and run_id like 'review:%' order by seq limit 1
 
 -- name: record_members
 -- The instances of a record and how they paired, before and after.
@@ -143,3 +144,7 @@ select distinct $decision, v.level,
        v.attribute, v.old_value, v.new_value, $run_id
 from cc_values v join instances i using (instance_id)
 where v.seq = $seq
+
+-- name: latest_committed_run
+-- The newest committed run: re-reporting it after a decision refreshes the report snapshots.
+select run_id from runs where status = 'committed' order by finished_at desc, run_id desc limit 1

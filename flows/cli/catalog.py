@@ -24,7 +24,7 @@ def mark_new_hub(file: Path) -> str:
         return ensure_nearline(con, config)
 
 
-@catalog_app.command("rebuild")
+@catalog_app.command("rebuild", epilog="Example: spokesync catalog rebuild")
 def rebuild(config: ConfigOpt = None) -> None:
     """Index every nearline TAR into a new catalog (an existing one is moved aside)."""
     from spokesync.tasks.nearline.rebuild import rebuild_catalog

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from spokesync.catalog.errors import SpokesyncError
-from spokesync.tasks import config as cfg
-
 console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, soft_wrap=True)
+USER_MISTAKE = 2
+state = {"debug": False}  # set by the global --debug option before any command runs
 
 ConfigOpt = Annotated[
     Path | None,
@@ -30,22 +30,9 @@ WaitOpt = Annotated[
 
 
 def fail(exc: Exception | str) -> NoReturn:
-    """Print the error in one line and exit 2 (a user's mistake or a refused run)."""
+    """Say a user-facing error in one line and stop with exit 2 (a user's mistake or a refused
+    run); with the global --debug, its traceback first."""
+    if state["debug"] and isinstance(exc, BaseException):
+        traceback.print_exception(exc)
     console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def checked_config(config: Path | None, spoke: str | None = None) -> Path:
-    """Read the configuration before Prefect starts (a wrong file stops here, in one line), and
-    from then on stop cleanly on Ctrl-C or SIGTERM."""
-    from spokesync.flows.cli.signals import stop_cleanly_on_signals
-
-    file = cfg.config_path(config).absolute()
-    try:
-        loaded = cfg.load_config(file)
-        if spoke is not None:
-            loaded.spoke(spoke)
-    except SpokesyncError as exc:
-        fail(exc)
-    stop_cleanly_on_signals()
-    return file
+    raise typer.Exit(USER_MISTAKE)

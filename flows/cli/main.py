@@ -11,9 +11,11 @@ import typer
 
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.flows import console as views
+from spokesync.flows.cli.app import Cli, add_global_options
 from spokesync.flows.cli.catalog import catalog_app, mark_new_hub
 from spokesync.flows.cli.changes import changes_app
-from spokesync.flows.cli.common import ConfigOpt, WaitOpt, checked_config, console, fail
+from spokesync.flows.cli.checks import checked_config
+from spokesync.flows.cli.common import ConfigOpt, WaitOpt, console, fail
 from spokesync.flows.cli.reports import report_app
 from spokesync.flows.cli.retrieve import retrieve
 from spokesync.flows.cli.review import review_app
@@ -21,11 +23,15 @@ from spokesync.flows.cli.serve import serve
 from spokesync.flows.cli.spokes import manifest_app, spoke_app
 from spokesync.tasks import config as cfg
 
-app = typer.Typer(
-    help="Keep a regional image data center in step with its PACS spokes.",
+app = Cli(
+    help="Keep a regional image data center in step with its PACS spokes. A cc record (change "
+    "context record) is one change the hub detected at a spoke: new objects, corrected "
+    "attributes, a split, merge, segment, UID fix or deletion.",
+    epilog="Example: spokesync reconcile north --dry-run --config /srv/hub/spokesync.toml",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+add_global_options(app)
 app.add_typer(changes_app, name="changes")
 app.add_typer(spoke_app, name="spoke")
 app.add_typer(manifest_app, name="manifest")
@@ -34,7 +40,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(catalog_app, name="catalog")
 
 
-@app.command()
+@app.command(epilog="Example: spokesync init --data-dir /srv/hub")
 def init(
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="folder for catalog, nearline and reports")
@@ -52,11 +58,15 @@ def init(
     )
 
 
-@app.command()
+@app.command(epilog="Example: spokesync reconcile north --dry-run")
 def reconcile(
-    spoke: str,
-    drop: Annotated[Path | None, typer.Option("--drop")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    spoke: Annotated[str, typer.Argument(help="the spoke id, as `spokesync spoke list` shows")],
+    drop: Annotated[
+        Path | None, typer.Option("--drop", help="reconcile this drop folder, not the spoke's")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only plan: print the plan, change nothing")
+    ] = False,
     config: ConfigOpt = None,
     wait: WaitOpt = False,
     allow_mass_delete: Annotated[
@@ -64,9 +74,10 @@ def reconcile(
     ] = False,
 ) -> None:
     """Reconcile one spoke now (the reconcile-spoke flow); --dry-run only shows the plan."""
-    from spokesync.flows.reconcile import reconcile_spoke
+    # a dry run plans under the writer lock too, so it is checked like a run
+    file = checked_config(config, spoke=spoke, drop=drop, wait=wait)
+    from spokesync.flows.reconcile import reconcile_spoke  # Prefect: once the command can run
 
-    file = checked_config(config, spoke)
     state = reconcile_spoke(
         spoke,
         drop=str(drop) if drop else None,
@@ -83,21 +94,26 @@ def reconcile(
     views.print_runs(console, {spoke: result})
 
 
-@app.command()
+@app.command(epilog="Example: spokesync nightly --config /srv/hub/spokesync.toml")
 def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
     """Reconcile every configured spoke (the nightly-reconcile flow)."""
-    if not views.run_nightly(console, checked_config(config), wait=wait):
+    if not views.run_nightly(console, checked_config(config, wait=wait), wait=wait):
         raise typer.Exit(1)
 
 
-app.command("retrieve")(retrieve)
-app.command("serve")(serve)
+app.command(
+    "retrieve", epilog="Example: spokesync retrieve 1.2.840.113619.2.1 --out /srv/out/study"
+)(retrieve)
+app.command(
+    "serve", epilog="Example: spokesync serve   (see [serve] in spokesync.toml)"
+)(serve)
 
 
-@app.command()
+@app.command(epilog="Example: spokesync verify")
 def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
     """Re-hash nearline against the catalog: missing, corrupt and orphan TARs (exit 1 if any;
-    files the hub moved aside are listed, not counted)."""
+    files the hub moved aside are listed, not counted). Reads the catalog read-only: it never
+    takes or waits on the writer lock (--wait is accepted and ignored)."""
     from spokesync.tasks.nearline.verify import verify_nearline
 
     try:
@@ -109,9 +125,11 @@ def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="Example: spokesync demo --data-dir var/demo")
 def demo(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("var/demo"),
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="where the demo hub and sample spokes go")
+    ] = Path("var/demo"),
     orthanc: Annotated[
         str | None,
         typer.Option("--orthanc", help="DICOMweb URL of a running PACS: adds spoke east from it"),
@@ -134,21 +152,19 @@ def demo(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="Example: spokesync schedule && prefect deploy --all")
 def schedule(
     config: ConfigOpt = None,
-    prefect_yaml: Annotated[Path, typer.Option("--prefect-yaml")] = Path("prefect.yaml"),
+    prefect_yaml: Annotated[
+        Path, typer.Option("--prefect-yaml", help="the deployments file to update")
+    ] = Path("prefect.yaml"),
 ) -> None:
     """Copy the nightly cron and timezone from spokesync.toml into prefect.yaml."""
-    from spokesync.flows.schedule import apply_schedule
+    from spokesync.flows.schedule import apply_schedule, schedule_message
 
     try:
         loaded = cfg.load_config(config)
         changed = apply_schedule(prefect_yaml, loaded.schedule)
     except (SpokesyncError, ValueError, OSError) as exc:
         fail(exc)
-    state = "updated" if changed else "already up to date"
-    console.print(
-        f"{prefect_yaml} {state}: cron {loaded.schedule.cron!r}, "
-        f"timezone {loaded.schedule.timezone}"
-    )
+    console.print(schedule_message(prefect_yaml, loaded.schedule, changed), highlight=False)

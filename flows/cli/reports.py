@@ -13,38 +13,31 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from spokesync.catalog.errors import SpokesyncError
-from spokesync.catalog.report_views import ReportsMissing, open_reports, query
-from spokesync.catalog.reports import TABLES
+from spokesync.catalog.report_names import TABLES
+from spokesync.flows.cli.choices import ReportFormat, human_bytes
+from spokesync.flows.cli.common import ConfigOpt, fail
 from spokesync.tasks import config as cfg
 
-FORMATS = ("table", "csv", "json", "parquet")
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMATS = tuple(f.value for f in ReportFormat)
 console = Console(width=None if sys.stdout.isatty() else 200)
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", help="spokesync.toml to use (default: $SPOKESYNC_CONFIG or ./spokesync.toml)"
-    ),
-]
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="only rows from this ISO date or time on")
 ]
 SpokeOpt = Annotated[str | None, typer.Option("--spoke", help="only this spoke's rows")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or parquet")]
+FormatOpt = Annotated[
+    ReportFormat, typer.Option("--format", help="table (sizes readable), or csv/json/parquet exact")
+]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="write to FILE instead of the terminal")]
-
-
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(2)
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -56,6 +49,8 @@ def parse_since(value: str | None) -> datetime | None:
 
 def load_table(config: Path | None, name: str, spoke: str | None, since: str | None) -> pa.Table:
     """The report table from the Parquet files, filtered; errors say what to do."""
+    from spokesync.catalog.report_views import open_reports, query  # pyarrow: only now
+
     loaded = cfg.load_config(config)
     con = open_reports(loaded.reports)
     try:
@@ -78,6 +73,8 @@ def emit(table: pa.Table, fmt: str, out: Path | None, title: str) -> None:
     """Print or write `table` as a rich table, CSV, JSON or Parquet."""
     if fmt not in FORMATS:
         raise ValueError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    import pyarrow.parquet as pq
+
     if fmt == "parquet":
         if out is None:
             raise ValueError("--format parquet needs --out FILE")
@@ -99,8 +96,15 @@ def rich_table(table: pa.Table, title: str) -> Table:
     for name in table.column_names:
         shown.add_column(name, overflow="fold")
     for row in table.to_pylist():
-        shown.add_row(*(f"{v:,.2f}" if isinstance(v, float) else _text(v) for v in row.values()))
+        shown.add_row(*(_cell(k, v) for k, v in row.items()))
     return shown
+
+
+def _cell(name: str, value) -> str:
+    """Byte counts readable (1.5 MiB), fractions to two decimals; CSV and JSON stay exact."""
+    if isinstance(value, int) and not isinstance(value, bool) and "bytes" in name:
+        return human_bytes(value)
+    return f"{value:,.2f}" if isinstance(value, float) else _text(value)
 
 
 def _csv(table: pa.Table) -> str:
@@ -128,16 +132,19 @@ def table_command(name: str) -> Callable[..., None]:
     def command(
         since: SinceOpt = None,
         spoke: SpokeOpt = None,
-        fmt: FormatOpt = "table",
+        fmt: FormatOpt = ReportFormat.table,
         out: OutOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         try:
-            emit(load_table(config, name, spoke, since), fmt, out, name)
-        except (SpokesyncError, ReportsMissing, ValueError, KeyError) as exc:
-            _fail(exc)
+            emit(load_table(config, name, spoke, since), fmt.value, out, name)
+        except (SpokesyncError, FileNotFoundError, ValueError, KeyError) as exc:  # ReportsMissing
+            fail(exc)
 
-    command.__doc__ = f"The {name.replace('_', ' ')} report (from the report Parquet files)."
+    command.__doc__ = (
+        f"The {name.replace('_', ' ')} report (from the report Parquet files, never the live "
+        "catalog)."
+    )
     return command
 
 
@@ -150,9 +157,9 @@ def html_command(
 
     try:
         written = write_html(cfg.load_config(config).reports, out)
-    except (SpokesyncError, ReportsMissing) as exc:
-        _fail(exc)
-    console.print(f"wrote {written} ({written.stat().st_size:,} bytes)")
+    except (SpokesyncError, FileNotFoundError) as exc:  # ReportsMissing too
+        fail(exc)
+    console.print(f"wrote {written} ({human_bytes(written.stat().st_size)})")
 
 
 def refresh_command(
@@ -167,7 +174,7 @@ def refresh_command(
         loaded = cfg.load_config(config)
         written = write_reports(loaded, None, wait=wait)
     except SpokesyncError as exc:
-        _fail(exc)
+        fail(exc)
     if has_reports(loaded.reports):
         rebuild_views_file(loaded.reports)  # also re-points the views after a move
     console.print(f"reported {len(written)} run(s)" if written else "reports are up to date")
@@ -178,8 +185,11 @@ report_app = typer.Typer(
     no_args_is_help=True,
 )
 for _name in TABLES:
-    report_app.command(_name.replace("_", "-"))(table_command(_name))
+    _example = (
+        f"Example: spokesync report {_name.replace('_', '-')} --since 2026-11-01 --format csv"
+    )
+    report_app.command(_name.replace("_", "-"), epilog=_example)(table_command(_name))
     if "_" in _name:
         report_app.command(_name, hidden=True)(table_command(_name))
-report_app.command("html")(html_command)
-report_app.command("refresh")(refresh_command)
+report_app.command("html", epilog="Example: spokesync report html --out report.html")(html_command)
+report_app.command("refresh", epilog="Example: spokesync report refresh")(refresh_command)

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from spokesync.catalog.errors import SpokesyncError
-from spokesync.flows.cli.common import console, fail
+from spokesync.flows.cli.choices import human_bytes
+from spokesync.flows.cli.common import ConfigOpt, console, fail
 from spokesync.tasks import config as cfg
 
 
@@ -19,24 +20,24 @@ def retrieve(
     to: Annotated[
         str | None, typer.Option("--to", help="DICOM node to C-STORE to, as AET@HOST:PORT")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="spokesync.toml (default: $SPOKESYNC_CONFIG or ./)"),
-    ] = None,
+    config: ConfigOpt = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="queue behind a catalog writer instead of failing")
+        bool, typer.Option("--wait", hidden=True, help="ignored: retrieve never takes the lock")
     ] = False,
 ) -> None:
     """Retrieve STUDY_UID with every change applied: to a folder (--out) or a node (--to).
 
     Exits 1 when some objects could not be delivered (they are named), 2 on any other error.
     """
+    from spokesync.flows.console_progress import counting
     from spokesync.tasks.retrieve.study import retrieve_study
 
     if (out is None) == (to is None):
         fail("give exactly one destination: --out DIR or --to AET@HOST:PORT")
     try:
-        result = retrieve_study(cfg.load_config(config), study_uid, out=out, to=to, wait=wait)
+        loaded = cfg.load_config(config)
+        with counting(console, f"retrieving to {out or to}", "objects") as progress:
+            result = retrieve_study(loaded, study_uid, out=out, to=to, progress=progress)
     except (SpokesyncError, ValueError, OSError) as exc:
         fail(exc)
     print_result(result)
@@ -55,7 +56,7 @@ def print_result(result) -> None:
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("instances sent", f"{result.sent} of {result.instances}")
-    table.add_row("stored MB read", f"{result.stored_bytes / 1e6:.1f}")
+    table.add_row("stored bytes read", human_bytes(result.stored_bytes))
     for keyword, count in sorted(result.corrected.items()):
         table.add_row(f"corrected {keyword}", str(count))
     table.add_row("remapped UIDs", str(result.remapped_uids))

@@ -7,33 +7,35 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from spokesync.catalog import open_catalog
+from spokesync.catalog import read_catalog
 from spokesync.catalog.errors import SpokesyncError
-from spokesync.catalog.review import open_reviews, record, resolve_study
 from spokesync.catalog.vocabulary import Kind
-from spokesync.flows.cli.common import console, fail
+from spokesync.flows.cli.choices import ListFormat
+from spokesync.flows.cli.common import ConfigOpt, console, fail
+from spokesync.flows.cli.review_show import print_pairing_template, print_record
 from spokesync.flows.console import touching_study
-from spokesync.flows.review import decide
 from spokesync.tasks import config as cfg
 
 review_app = typer.Typer(
-    help="Records waiting for review: list, show, approve, reject.", no_args_is_help=True
+    help="Records waiting for review: list, show, pairing-template, approve, reject.",
+    no_args_is_help=True,
 )
-ConfigOpt = Annotated[Path | None, typer.Option("--config")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="operator name (default: OS user)")]
 
 
-@review_app.command("list")
+@review_app.command("list", epilog="Example: spokesync review list --study 1.2.3")
 def review_list(
     study: Annotated[str | None, typer.Option("--study", help="a current or old UID")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Pending records: kind, spoke, studies, age and evidence summary."""
+    """Pending records: kind, spoke, studies, age and evidence summary (read-only: it
+    answers while a run holds the writer lock)."""
+    from spokesync.catalog.review import open_reviews, resolve_study  # pyarrow: only now
+
     try:
-        with open_catalog(cfg.load_config(config).catalog, wait=True) as con:
+        with read_catalog(cfg.load_config(config).catalog) as con:
             rows = open_reviews(con)
             current, resolved = resolve_study(con, study) if study else ([], False)
     except SpokesyncError as exc:
@@ -43,33 +45,55 @@ def review_list(
     console.print(_queue(rows))
 
 
-@review_app.command("show")
-def review_show(seq: int, config: ConfigOpt = None) -> None:
-    """The full evidence of one record and what approving it will do."""
-    try:
-        with open_catalog(cfg.load_config(config).catalog, wait=True) as con:
-            found = record(con, seq)
-    except SpokesyncError as exc:
-        fail(exc)
-    _show(console, found)
+@review_app.command("show", epilog="Example: spokesync review show 14 --format csv")
+def review_show(
+    seq: Annotated[int, typer.Argument(help="the record's sequence number")],
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", help="table, or json/csv with full UIDs")
+    ] = ListFormat.table,
+    config: ConfigOpt = None,
+) -> None:
+    """The full evidence of one record (full UIDs) and what approving it will do, or what was
+    decided (read-only: it answers while a run holds the writer lock)."""
+    print_record(console, _read_record(config, seq), fmt.value)
 
 
-@review_app.command("approve")
+@review_app.command(
+    "pairing-template", epilog="Example: spokesync review pairing-template 21 > pairing.csv"
+)
+def review_pairing_template(
+    seq: Annotated[int, typer.Argument(help="an AMBIGUOUS record's sequence number")],
+    config: ConfigOpt = None,
+) -> None:
+    """CSV old_sop_uid,new_sop_uid with every catalog instance of an ambiguous record; fill
+    new_sop_uid from the candidates listed on stderr, then `review approve SEQ --pairing`."""
+    found = _read_record(config, seq)
+    if found["kind"] != Kind.AMBIGUOUS:
+        fail(f"record {seq} is {found['kind']}, not AMBIGUOUS: it needs no pairing file")
+    print_pairing_template(found)
+
+
+@review_app.command(
+    "approve", epilog="Example: spokesync review approve 21 --pairing pairing.csv --by ana"
+)
 def review_approve(
-    seq: int,
+    seq: Annotated[int, typer.Argument(help="the pending record's sequence number")],
     by: ByOpt = None,
-    reason: str = "",
-    pairing: Annotated[Path | None, typer.Option("--pairing")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="why, kept in the log")] = "",
+    pairing: Annotated[
+        Path | None,
+        typer.Option("--pairing", help="CSV old_sop_uid,new_sop_uid (review pairing-template)"),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Approve: a UID fix is applied as a move; an ambiguous record needs --pairing FILE."""
     _decide(config, seq, "approve", reason, by, pairing)
 
 
-@review_app.command("reject")
+@review_app.command("reject", epilog='Example: spokesync review reject 14 --reason "wrong order"')
 def review_reject(
-    seq: int,
-    reason: Annotated[str, typer.Option("--reason")],
+    seq: Annotated[int, typer.Argument(help="the pending record's sequence number")],
+    reason: Annotated[str, typer.Option("--reason", help="why, kept in the log")],
     by: ByOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -77,7 +101,22 @@ def review_reject(
     _decide(config, seq, "reject", reason, by, None)
 
 
+def _read_record(config: Path | None, seq: int) -> dict:
+    """One record with its members and the decision taken on it, read-only."""
+    from spokesync.catalog.review import decision_of, record  # pyarrow: only now
+
+    try:
+        with read_catalog(cfg.load_config(config).catalog) as con:
+            found = record(con, seq)
+            found["decision"] = decision_of(con, seq)
+    except SpokesyncError as exc:
+        fail(exc)
+    return found
+
+
 def _decide(config, seq, decision, reason, by, pairing) -> None:
+    from spokesync.flows.review import decide  # imports Prefect: only when a decision is taken
+
     try:
         result = decide(
             str(cfg.config_path(config).absolute()),
@@ -139,40 +178,3 @@ def _evidence_summary(evidence: str | None) -> str:
     if "ownership" in data:
         parts.append(f"owned by {', '.join(data['ownership']['owners'])}")
     return "; ".join(parts)
-
-
-def _show(console: Console, found: dict) -> None:
-    console.print(
-        f"record {found['seq']}: {found['kind']} ({found['status']}) from spoke "
-        f"{found['spoke']}, run {found['run_id']}"
-    )
-    console.print(
-        f"studies: {', '.join(found['source_study_uids']) or '—'} → "
-        f"{', '.join(found['target_study_uids']) or '—'}"
-    )
-    for name, (old, new) in sorted(found["attributes"].items()):
-        console.print(f"  {name}: {old!r} → {new!r}")
-    table = Table("paired by", "SOP before", "SOP after", "study after", title="instances")
-    for m in found["members"]:
-        table.add_row(
-            m["paired_by"],
-            m["old_sop_uid"] or "—",
-            m["new_sop_uid"] or "—",
-            m["new_study_uid"] or "—",
-        )
-    console.print(table)
-    console.print(_what_approving_does(found))
-
-
-def _what_approving_does(found: dict) -> str:
-    if found["kind"] == Kind.UID_FIX:
-        return (
-            "approving moves every instance above to the new study UID, writes UID map "
-            "rows and marks the old study moved; rejecting changes nothing"
-        )
-    if found["kind"] == Kind.AMBIGUOUS:
-        return (
-            "approve with --pairing FILE (CSV old_sop_uid,new_sop_uid) naming which "
-            "catalog instance is which new row; rejecting changes nothing"
-        )
-    return 'this record is held by ownership = "enforce"; see the README'

@@ -9,6 +9,7 @@ import typer
 
 from spokesync.catalog.errors import ConfigInvalid, SpokesyncError
 from spokesync.flows import console as views
+from spokesync.flows.cli.choices import DimseRetrieve
 from spokesync.flows.cli.common import ConfigOpt, WaitOpt, console, fail
 from spokesync.tasks import config as cfg
 
@@ -16,9 +17,9 @@ spoke_app = typer.Typer(help="Register and list spokes.", no_args_is_help=True)
 manifest_app = typer.Typer(help="Build and inspect spoke drops.", no_args_is_help=True)
 
 
-@spoke_app.command("add")
+@spoke_app.command("add", epilog="Example: spokesync spoke add north --drop /srv/drops/north")
 def spoke_add(
-    spoke_id: str,
+    spoke_id: Annotated[str, typer.Argument(help="1-32 of a-z, 0-9, _ and -")],
     drop: Annotated[Path | None, typer.Option("--drop", help="a drop folder")] = None,
     dicomweb: Annotated[str | None, typer.Option("--dicomweb", help="DICOMweb base URL")] = None,
     dimse: Annotated[str | None, typer.Option("--dimse", help="the PACS as AET@HOST:PORT")] = None,
@@ -26,7 +27,9 @@ def spoke_add(
     password_env: Annotated[str | None, typer.Option(help="env variable: password")] = None,
     secret_block: Annotated[str | None, typer.Option(help="Prefect Secret block")] = None,
     calling_aet: Annotated[str, typer.Option(help="the hub's AE title")] = "SPOKESYNC",
-    retrieve: Annotated[str, typer.Option(help="DIMSE: get or move")] = "get",
+    retrieve: Annotated[
+        DimseRetrieve, typer.Option(help="DIMSE: C-GET, or C-MOVE to the hub's own SCP")
+    ] = DimseRetrieve.get,
     storage_port: Annotated[int | None, typer.Option(help="C-MOVE: hub's SCP port")] = None,
     since_attribute: Annotated[
         str | None, typer.Option(help="date attribute that narrows a night's study query")
@@ -40,7 +43,7 @@ def spoke_add(
             body |= {"username_env": username_env, "password_env": password_env,
                      "secret_block": secret_block}  # fmt: skip
         elif body["source"] == "dimse":
-            body |= {"calling_aet": calling_aet, "retrieve": retrieve,
+            body |= {"calling_aet": calling_aet, "retrieve": retrieve.value,
                      "storage_port": storage_port}  # fmt: skip
         if body["source"] != "drop":
             body["since_attribute"] = since_attribute
@@ -52,7 +55,7 @@ def spoke_add(
     )
 
 
-@spoke_app.command("list")
+@spoke_app.command("list", epilog="Example: spokesync spoke list")
 def spoke_list(config: ConfigOpt = None) -> None:
     """The configured spokes and their sources."""
     try:
@@ -61,11 +64,15 @@ def spoke_list(config: ConfigOpt = None) -> None:
         fail(exc)
 
 
-@manifest_app.command("build")
+@manifest_app.command(
+    "build",
+    epilog="Example: spokesync manifest build /mnt/export/north --spoke north "
+    "--out /srv/drops/north",
+)
 def manifest_build(
-    dicom_dir: Path,
-    spoke: Annotated[str, typer.Option("--spoke")],
-    out: Annotated[Path, typer.Option("--out")],
+    dicom_dir: Annotated[Path, typer.Argument(help="a folder tree of DICOM files")],
+    spoke: Annotated[str, typer.Option("--spoke", help="the spoke id the drop is for")],
+    out: Annotated[Path, typer.Option("--out", help="the drop folder to write")],
 ) -> None:
     """Build a spoke drop from a folder of DICOM files (unreadable ones go to rejected.csv)."""
     try:
@@ -75,9 +82,11 @@ def manifest_build(
     views.print_build(console, result, out)
 
 
-@manifest_app.command("pull")
+@manifest_app.command(
+    "pull", epilog="Example: spokesync manifest pull east --out /srv/inspect/east"
+)
 def manifest_pull(
-    spoke: str,
+    spoke: Annotated[str, typer.Argument(help="a configured PACS spoke")],
     out: Annotated[Path, typer.Option("--out", help="an empty or new folder")],
     all_objects: Annotated[
         bool, typer.Option("--all-objects", help="fetch every object, not only new ones")

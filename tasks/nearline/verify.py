@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spokesync.catalog import open_catalog
+from spokesync.catalog import read_catalog
 from spokesync.catalog.nearline import stored_members, tar_instances
 from spokesync.tasks.nearline.tars import MemberInfo
 from spokesync.tasks.nearline.volume_check import Finding, path_uids, verify_volume
@@ -33,8 +33,7 @@ def expected_by_volume(rows: list[dict]) -> dict[str, dict[str, list[MemberInfo]
 def verify_nearline(config: Config, *, wait: bool | float = False) -> tuple[list, int]:
     """Findings over every configured volume and every volume the catalog names (by name,
     resolved to a path through the configuration)."""
-    with open_catalog(config.catalog, wait=wait) as con:
-        rows = stored_members(con)
+    rows = catalog_members(config)
     expected = expected_by_volume(rows)
     names = {str(path): name for name, path in config.named_volumes().items()}
     names |= {str(resolve_volume(config, value)): value for value in expected}
@@ -42,6 +41,15 @@ def verify_nearline(config: Config, *, wait: bool | float = False) -> tuple[list
     for path, name in sorted(names.items()):
         findings.extend(verify_volume(Path(path), dict(expected.get(name, {}))))
     return name_affected(config, findings, names, wait=wait), len(rows)
+
+
+def catalog_members(config: Config) -> list[dict]:
+    """Every stored member the catalog lists, read-only (never the writer lock); a hub that has
+    no catalog yet lists none."""
+    if not Path(config.catalog).exists():
+        return []
+    with read_catalog(config.catalog) as con:
+        return stored_members(con)
 
 
 def name_affected(
@@ -55,7 +63,7 @@ def name_affected(
     }
     if not tars:
         return [affected(f, []) for f in findings]
-    with open_catalog(config.catalog, wait=wait) as con:
+    with read_catalog(config.catalog) as con:  # read-only: never the writer lock
         rows = {tar: tar_instances(con, *tar) for tar in sorted(tars)}
     return [
         affected(f, rows.get((names.get(str(f.volume), str(f.volume)), f.relpath), []))

@@ -14,28 +14,20 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
 import pydicom
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydicom.dataset import Dataset
 
-from spokesync.catalog import open_catalog
-from spokesync.catalog import retrieve as queries
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.catalog.faults import kill_point
-from spokesync.catalog.retrieve import StoredInstance, StudyResolution
-from spokesync.catalog.values import own_values
-from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
-from spokesync.tasks.manifest.schema import PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
+from spokesync.catalog.retrieve import StoredInstance
 from spokesync.tasks.nearline.members import read_member
-from spokesync.tasks.nearline.tars import volume_path
-from spokesync.tasks.nearline.volumes import on_volume_paths
 from spokesync.tasks.retrieve.dimse_send import (
     NodeUnavailable,
     StoreRefused,
@@ -43,41 +35,13 @@ from spokesync.tasks.retrieve.dimse_send import (
     presentation_contexts,
     store_association,
 )
-from spokesync.tasks.retrieve.edit import Edits, Target, UidMap, correct_dataset
+from spokesync.tasks.retrieve.edit import Edits, correct_dataset
+from spokesync.tasks.retrieve.plan import Progress, StudyPlan, plan_study, tar_of
 
 if TYPE_CHECKING:
     from spokesync.tasks.config import Config
 
 log = logging.getLogger("spokesync.retrieve")
-KEYWORDS = {**TEXT_COLUMNS, **INT_COLUMNS}  # catalog column -> DICOM keyword
-STUDY_LEVEL = (*PATIENT_COLUMNS, *STUDY_COLUMNS)  # the catalog keeps them per study
-
-
-@dataclass
-class StudyPlan:
-    """Everything retrieval needs from the catalog, read in one short visit."""
-
-    resolution: StudyResolution
-    instances: list[StoredInstance]
-    study_values: dict
-    series_values: dict[str, dict]
-    uid_map: UidMap
-    skipped: dict[str, int]
-    own_values: dict[str, dict] = field(default_factory=dict)  # SOP UID -> values it differs in
-
-    def target(self, inst: StoredInstance) -> Target:
-        """The instance's current UIDs and tracked values, by DICOM keyword: its study's and
-        series', replaced by its own where the spoke's objects of the study disagree."""
-        values = {KEYWORDS[c]: self.study_values[c] for c in STUDY_LEVEL if c in self.study_values}
-        series = self.series_values.get(inst.series_instance_uid)
-        if series is not None:
-            values.update({KEYWORDS[c]: series[c] for c in SERIES_COLUMNS})
-        for column, value in self.own_values.get(inst.sop_instance_uid, {}).items():
-            if column in KEYWORDS and (column in self.study_values or column in SERIES_COLUMNS):
-                values[KEYWORDS[column]] = int(value) if column in INT_COLUMNS and value else value
-        values["InstanceNumber"] = inst.instance_number
-        return Target(inst.study_instance_uid, inst.series_instance_uid, inst.sop_instance_uid,
-                      values)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,39 +91,16 @@ class Corrected:
     raw: bytes | None
 
 
-def plan_study(config: Config, uid: str, *, wait: bool | float = False) -> StudyPlan:
-    """Read what retrieving `uid` (a current or old study UID) needs, then close the catalog."""
-    with open_catalog(config.catalog, wait=wait) as con:
-        return read_plan(con, config, uid)
-
-
-def read_plan(con: duckdb.DuckDBPyConnection, config: Config, uid: str) -> StudyPlan:
-    """The plan for `uid` (a current or old study UID), read through an open catalog."""
-    study = (resolution := queries.resolve_study(con, uid)).study_uid
-    return StudyPlan(
-        resolution,
-        on_volume_paths(config, queries.active_instances(con, study)),
-        queries.study_values(con, study),
-        queries.series_values(con, study),
-        UidMap(queries.uid_map(con, study)),
-        queries.skipped_instances(con, study),
-        own_values(con, study),
-    )
-
-
-def tar_of(inst: StoredInstance) -> Path:
-    """The TAR file that holds the instance's stored object."""
-    return volume_path(Path(inst.volume), inst.tar_path)
-
-
 def corrected_objects(plan: StudyPlan, now: datetime) -> Iterator[Corrected | FailedObject]:
     """Read, check, correct and encode each instance in turn; one at a time in memory."""
-    for inst in plan.instances:
+    for done, inst in enumerate(plan.instances, 1):
         try:
             item: Corrected | FailedObject = correct_one(plan, inst, now)
         except Exception as exc:  # one unreadable object must not stop the rest of the study
             item = failure(inst, exc)
         yield item
+        if plan.progress:  # the caller has written or sent it by the time it asks for the next
+            plan.progress(done, len(plan.instances))
 
 
 def correct_one(plan: StudyPlan, inst: StoredInstance, now: datetime) -> Corrected:
@@ -272,13 +213,13 @@ def _fail_rest(plan: StudyPlan, result: RetrieveResult, at: StoredInstance, exc:
 
 
 def retrieve_study(config: Config, uid: str, *, out: Path | None = None, to: str | None = None,
-                   wait: bool | float = False) -> RetrieveResult:  # fmt: skip
+                   progress: Progress | None = None) -> RetrieveResult:  # fmt: skip
     """Retrieve study `uid` (current or old) to a folder (`out`) or a DICOM node (`to`)."""
     if (out is None) == (to is None):
         raise ValueError("give exactly one destination: a folder (out) or a DICOM node (to)")
     if to is not None:
         parse_node(to)  # a malformed node fails before the catalog is opened
-    plan = plan_study(config, uid, wait=wait)
+    plan = replace(plan_study(config, uid), progress=progress)
     if to is not None:
         return export_to_node(plan, to)
     return export_to_folder(plan, Path(out))

@@ -19,7 +19,8 @@ from pynetdicom.sop_class import Verification
 
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.tasks.retrieve.dimse_send import StoreRefused, presentation_contexts
-from spokesync.tasks.retrieve.study import FailedObject, StudyPlan, corrected_objects
+from spokesync.tasks.retrieve.plan import StudyPlan
+from spokesync.tasks.retrieve.study import FailedObject, corrected_objects
 from spokesync.tasks.serve.answers import answer
 from spokesync.tasks.serve.keys import LEVELS, MalformedKey, Query, parse_identifier
 from spokesync.tasks.serve.lookup import TooManyMatches, find_matches, retrieval_plans

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from spokesync.catalog import open_catalog
+from spokesync.catalog import read_catalog
 from spokesync.catalog import serve as catalog
 from spokesync.catalog.retrieve import StudyNotRetrievable, StudyResolution
-from spokesync.tasks.retrieve.study import StudyPlan, read_plan
+from spokesync.tasks.retrieve.plan import StudyPlan, read_plan
 from spokesync.tasks.serve.keys import KEYS, MalformedKey, Query
 
 if TYPE_CHECKING:
@@ -32,9 +32,10 @@ class TooManyMatches(MalformedKey):
 
 @contextmanager
 def catalog_for_request(config: Config) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The one place `spokesync serve` opens the catalog: briefly, once per request, queued
-    behind a nightly run that holds the writer lock while it commits."""
-    with _ONE_AT_A_TIME, open_catalog(config.catalog, wait=True) as con:
+    """The one place `spokesync serve` opens the catalog: read-only, briefly, once per request.
+    It never takes the writer lock; while a run has the file open for writing the open is
+    retried (catalog.connection.read_catalog), so the request waits for that commit."""
+    with _ONE_AT_A_TIME, read_catalog(config.catalog) as con:
         yield con
 
 

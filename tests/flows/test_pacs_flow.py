@@ -32,7 +32,7 @@ def test_a_missing_secret_block_is_named_and_not_retried(orthanc, tmp_path):
 
     error = state.result(raise_on_failure=False)
     assert isinstance(error, ConfigInvalid) and "no-such-block" in str(error)
-    assert task_run_counts(state.state_details.flow_run_id) == {"pull-manifest": 1}
+    assert task_run_counts(state.state_details.flow_run_id) == {"pull": 1}  # pull-north
 
 
 def task_run_counts(flow_run_id) -> dict[str, int]:

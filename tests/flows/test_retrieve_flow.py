@@ -5,7 +5,7 @@ from __future__ import annotations
 import simulator as sim
 from spokesync.flows.retrieve import RetrieveIncomplete, retrieve_study_flow
 from spokesync.tasks.reconcile.run import run_spoke
-from spokesync.tasks.retrieve.study import plan_study
+from spokesync.tasks.retrieve.plan import plan_study
 
 
 def test_retrieve_study_flow_writes_every_instance_to_the_folder(hub, tmp_path):

@@ -16,7 +16,8 @@ from spokesync.flows.cli.main import app
 from spokesync.tasks.config import add_spoke, init_config, load_config
 from spokesync.tasks.nearline.members import read_member
 from spokesync.tasks.reconcile.run import run_spoke
-from spokesync.tasks.retrieve.study import export_to_folder, plan_study, retrieve_study, tar_of
+from spokesync.tasks.retrieve.plan import plan_study, tar_of
+from spokesync.tasks.retrieve.study import export_to_folder, retrieve_study
 from tests.integration.test_detection import CONVENTIONS, OPERATIONS
 from tests.support.detection import copy_hub
 from tests.support.retrieve import (

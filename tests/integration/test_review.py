@@ -88,7 +88,8 @@ def test_a_decision_cannot_be_taken_twice(uid_fix):
     assert twice.exit_code == 2 and "already decided" in twice.output
 
 
-def test_ambiguous_record_is_approved_with_an_explicit_pairing(tmp_path, sample_drops):
+def ambiguous(tmp_path, sample_drops):
+    """North archived, then reconciled with a drop whose pairing numbers cannot resolve."""
     study = sim.study_uids(sim.manifest_of(sample_drops["north"]))[0]
     before, after = tmp_path / "before", tmp_path / "after"
     sim.make_ambiguous(sample_drops["north"], before, after, study)
@@ -99,7 +100,12 @@ def test_ambiguous_record_is_approved_with_an_explicit_pairing(tmp_path, sample_
     config = load_config(file)
     run_spoke(config, "north")
     with open_catalog(config.catalog) as con:
-        seq = open_reviews(con)[0]["seq"]
+        return config, after, open_reviews(con)[0]["seq"]
+
+
+def test_ambiguous_record_is_approved_with_an_explicit_pairing(tmp_path, sample_drops):
+    config, after, seq = ambiguous(tmp_path, sample_drops)
+    with open_catalog(config.catalog) as con:
         members = con.execute(
             "select old_sop_uid, new_sop_uid, instance_id from cc_instances "
             "where seq = ? order by all",

@@ -20,7 +20,7 @@ from spokesync.tasks.nearline.tars import SUMS_NAME, publish, stage_series_tar, 
 from spokesync.tasks.nearline.verify import verify_nearline
 from spokesync.tasks.nearline.volume_check import read_headers
 from spokesync.tasks.reconcile.run import run_spoke
-from spokesync.tasks.retrieve.study import plan_study, tar_of
+from spokesync.tasks.retrieve.plan import plan_study, tar_of
 from tests.integration.test_retrieve_storescp import storescp  # noqa: F401  a fixture
 from tests.support.builders import flip_byte
 

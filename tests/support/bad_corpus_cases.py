@@ -263,7 +263,7 @@ CASES = (
     Case("meta_other_spoke", "manifest.json says the drop is south's", M, J, "'south'",
          "spoke it came from", column="spoke", meta=set_meta(spoke="south")),
     Case("unknown_spoke", "a drop reconciled for a spoke the hub does not know",
-         "ConfigInvalid", "", "not configured", "spokesync spoke add", spoke="nowhere"),
+         "ConfigInvalid", "", "unknown spoke", "spokesync spoke add", spoke="nowhere"),
     Case("meta_missing", "no manifest.json", M, J, "missing", "write manifest.json",
          meta=lambda meta: None),
     Case("meta_not_json", "manifest.json is not JSON", M, J, "JSON", "write a JSON object",

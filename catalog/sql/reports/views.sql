@@ -9,7 +9,8 @@ select * from read_parquet({glob}, hive_partitioning = true, union_by_name = tru
 -- name: report_views
 -- What analysts query: one row per thing, newest reported version; snapshots pick the latest.
 create or replace view runs as
-select * from runs_history
+select * from (  -- failed runs carry an error column; older files and committed runs do not
+    select * from runs_history union all by name select null::varchar as error where false)
 qualify row_number() over (partition by run_id order by reported_at desc) = 1;
 create or replace view changes as
 with latest as (
@@ -25,13 +26,15 @@ select l.*, d.decision_seq, d.decision, d.decision_at, d.decision_by
 from latest l left join decisions d on d.refers_to = l.seq;
 create or replace view pending_review as
 select * from pending_review_history
-where report_run_id = (select arg_max(report_run_id, reported_at) from runs_history);
+where report_run_id = (select arg_max(report_run_id, reported_at) from runs_history
+                       where status <> 'failed');
 create or replace view ownership as
 select * from ownership_history
 qualify row_number() over (partition by seq, study_instance_uid order by reported_at desc) = 1;
 create or replace view stale_copies as
 select * from stale_copies_history
-where run_id in (select arg_max(run_id, started_at) from runs group by spoke_id)
+where run_id in (select arg_max(run_id, started_at) from runs where status <> 'failed'
+                 group by spoke_id)
 qualify row_number() over (partition by run_id, study_instance_uid order by reported_at desc) = 1;
 create or replace view nearline as
 select * from nearline_history
@@ -49,6 +52,7 @@ select r.report_run_id, r.reported_at, count(p.seq) as pending,
        coalesce(max(p.age_hours), 0) as oldest_hours
 from runs_history r
 left join pending_review_history p using (report_run_id)
+where r.status <> 'failed'
 group by all
 
 -- name: report_watermark
@@ -58,7 +62,7 @@ select coalesce(max(seq), 0), max(reported_at) from changes_history
 -- name: report_query_runs
 -- Runs, newest last.
 select run_id, spoke_id, status, started_at, duration_seconds, manifest_rows,
-       instances_archived, bytes_archived, tars_written, cc_records
+       instances_archived, bytes_archived, tars_written, cc_records, error
 from runs
 where ($spoke is null or spoke_id = $spoke) and ($since is null or started_at >= $since)
 order by started_at
