@@ -104,9 +104,7 @@ def nightly(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
 app.command(
     "retrieve", epilog="Example: spokesync retrieve 1.2.840.113619.2.1 --out /srv/out/study"
 )(retrieve)
-app.command(
-    "serve", epilog="Example: spokesync serve   (see [serve] in spokesync.toml)"
-)(serve)
+app.command("serve", epilog="Example: spokesync serve   (see [serve] in spokesync.toml)")(serve)
 
 
 @app.command(epilog="Example: spokesync verify")
