@@ -73,6 +73,7 @@ def test_every_named_sql_block_parses(tmp_path):
         "value_diffs",
         "pair_recs",
         "deletion_conflicts",
+        "from effective ",  # values.stage_effective's temp table (serve's image level)
     )
     with open_catalog(tmp_path / "c.duckdb") as con:
         pair(con, table([]).append_column("row_id", pa.array([], pa.int64())), None)
