@@ -35,6 +35,7 @@ from spokesync.tasks.manifest.schema import PATIENT_COLUMNS, SERIES_COLUMNS, STU
 from spokesync.tasks.nearline.members import read_member
 from spokesync.tasks.nearline.tars import volume_path
 from spokesync.tasks.nearline.volumes import on_volume_paths
+from spokesync.tasks.retrieve.ahead import running_ahead
 from spokesync.tasks.retrieve.dimse_send import (
     NodeUnavailable,
     StoreRefused,
@@ -235,11 +236,12 @@ def export_to_node(plan: StudyPlan, node: str, *, now: datetime | None = None) -
     if not plan.instances:
         return result
     stored = [(i.sop_class_uid, i.transfer_syntax_uid) for i in plan.instances]
-    with (
+    with (  # objects are read and corrected in a worker thread while the association sends
+        running_ahead(corrected_objects(plan, now or datetime.now(UTC)), name="correct") as items,
         store_association(peer, presentation_contexts(stored)) as send,
         tempfile.TemporaryDirectory(prefix="spokesync-send-") as spool,
     ):
-        for item in corrected_objects(plan, now or datetime.now(UTC)):
+        for item in items:
             if isinstance(item, FailedObject):
                 result.failed.append(item)
                 continue
