@@ -91,13 +91,15 @@ def _plain_file(root: Path, uri: str) -> Path | None:
 def prepare(job: tuple[str, tuple[dict, Path]], buffer: bytearray) -> tuple[Ready, bytearray]:
     """In a worker thread: read the object once, walk and check it, hash it and its pixels."""
     name, (row, path) = job
-    data, buffer = read_into(path, buffer)
-    if data is None:  # too large to hold: checked from its file, copied and hashed by the writer
-        return Ready(name, path, verified_fingerprint(row, path)), buffer
     try:
-        found = inspect_object(data, str(path))
+        data, buffer = read_into(path, buffer)
+        found = None if data is None else inspect_object(data, str(path))
+    except OSError as exc:  # vanished or unreadable since the drop was listed
+        raise _refused(row, ObjectRefused(f"cannot be read ({exc.strerror or exc})")) from exc
     except ObjectRefused as exc:
         raise _refused(row, exc) from exc
+    if data is None or found is None:  # too large to hold: checked from its file, then copied
+        return Ready(name, path, verified_fingerprint(row, path)), buffer
     computed = found.fingerprint_now()
     _check_against_row(row, found.header, computed)
     return Ready(name, Hashed(data, hashlib.sha256(data).hexdigest()), computed), buffer
