@@ -19,6 +19,7 @@ from spokesync.catalog.errors import ObjectRefused
 
 UNDEFINED = 0xFFFFFFFF
 PREAMBLE_AND_MAGIC = 132
+MAP_ABOVE = 64 << 20  # a larger file is mapped for the walk, not read into memory
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 # Explicit VRs whose header has 2 reserved bytes and a 32-bit length (PS3.5 7.1.2).
 _LONG_VRS = frozenset(
@@ -54,13 +55,15 @@ def check_complete(fp: BinaryIO, size: int, name: str, *, little: bool, implicit
     if isinstance(fp, io.BytesIO):
         walk_part10(fp.getbuffer()[:size], name, little=little, implicit=implicit)
         return
-    try:
-        mapped = mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    fp.seek(0)
+    try:  # a small file is read (one cut meanwhile reads short and is refused, never faults)
+        held = (
+            fp.read(size) if size <= MAP_ABOVE else mmap.mmap(fp.fileno(), 0, prot=mmap.PROT_READ)
+        )
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        fp.seek(0)
-        mapped = fp.read(size)
-    # the map closes when the last view of it goes (an error's traceback may still hold one)
-    walk_part10(memoryview(mapped)[:size], name, little=little, implicit=implicit)
+        held = fp.read(size)
+    # a map closes when the last view of it goes (an error's traceback may still hold one)
+    walk_part10(memoryview(held)[:size], name, little=little, implicit=implicit)
 
 
 def walk_part10(data: memoryview, name: str, *, little: bool, implicit: bool) -> Layout:
