@@ -13,6 +13,7 @@ fresh hub:
   (publish by link + directory fsync, stored_objects and instances rows, one transaction).
 
 Throughput is bytes of objects per second; the ratio is spokesync's over the baseline's.
+`--before DIR` (a `git archive` of earlier code) times that code's archiving in the same run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.timing import answer_child, machine, medians, run_child, write_result
+from bench.timing import ROOT, answer_child, machine, medians, run_child, write_result
 
 SPOKE = "bench"
 CHUNK = 1 << 20
@@ -102,17 +103,21 @@ def spokesync(config_file: Path, drop: Path) -> dict:
     }
 
 
-def measure(work: Path, drop: Path, runs: int) -> dict:
-    """Interleaved repetitions of both, each on a fresh hub; medians."""
+def measure(work: Path, drop: Path, runs: int, before: Path | None = None) -> dict:
+    """Interleaved repetitions of both (and of `before`'s code), each on a fresh hub; medians."""
     results: dict[str, list[dict]] = {"baseline": [], "spokesync": []}
+    if before is not None:
+        results["before"] = []
+    loads = []
     for rep in range(runs):
+        loads.append(round(os.getloadavg()[0], 2))  # a shared machine: say how busy it was
         for mode in results:
             config = fresh_hub(work / "hub", drop)
             os.sync()  # start each from a quiet disk
-            results[mode].append(
-                run_child("bench.archive", "--child", mode, str(config), str(drop))
-            )
-        print(f"  run {rep + 1}: " + ", ".join(
+            child = ("--child", "spokesync" if mode == "before" else mode, str(config), str(drop))
+            where = before if mode == "before" else ROOT
+            results[mode].append(run_child("bench.archive", *child, cwd=where))
+        print(f"  run {rep + 1} (load {loads[-1]}): " + ", ".join(
             f"{m} {r[-1]['bytes'] / r[-1]['seconds'] / 1e6:.0f} MB/s" for m, r in results.items()
         ), flush=True)  # fmt: skip
     shutil.rmtree(work / "hub", ignore_errors=True)
@@ -122,7 +127,10 @@ def measure(work: Path, drop: Path, runs: int) -> dict:
     extra = ("stage_tars_seconds", "commit_seconds")
     summary["spokesync"] |= medians(results["spokesync"], extra)
     summary["spokesync"]["tars"] = results["spokesync"][0]["tars"]
+    if before is not None:
+        summary["before"] |= medians(results["before"], extra)
     summary["ratio"] = summary["spokesync"]["mb_per_s"] / summary["baseline"]["mb_per_s"]
+    summary["load_average_1min"] = loads
     return summary
 
 
@@ -132,6 +140,7 @@ def main() -> None:
     parser.add_argument("--matrix", type=int, default=512)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("var/bench/archive"))
+    parser.add_argument("--before", type=Path, help="a checkout of earlier code to run beside")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "CONFIG", "DROP"))
     args = parser.parse_args()
     if args.child:
@@ -140,7 +149,7 @@ def main() -> None:
     work = args.work.absolute()
     about = machine()
     drop = prepare(work, args.objects, args.matrix)
-    result = measure(work, drop, args.runs)
+    result = measure(work, drop, args.runs, args.before and args.before.absolute())
     b, s = result["baseline"], result["spokesync"]
     print(f"{args.objects} objects, {b['bytes'] / 1e6:.0f} MB, {s['tars']} series TARs, "
           f"median of {args.runs}:\n"
@@ -148,6 +157,9 @@ def main() -> None:
           f"  spokesync archive: {s['mb_per_s']:.0f} MB/s ({s['all_seconds']} s; TARs "
           f"{s['stage_tars_seconds']:.2f} s, commit {s['commit_seconds']:.2f} s)\n"
           f"  ratio {result['ratio']:.2f} (target >= 0.70)")  # fmt: skip
+    if args.before:
+        print(f"  before (--before): {result['before']['mb_per_s']:.0f} MB/s "
+              f"({result['before']['all_seconds']} s)")  # fmt: skip
     out = write_result(work.parent, "archive", {"machine": about, "args": vars(args), **result})
     print(f"figures: {os.path.relpath(out)}", file=sys.stderr)
 

@@ -147,25 +147,33 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> Non
     raise SystemExit(f"storescp did not listen on port {port}")
 
 
-def start_storescp(folder: Path) -> tuple[subprocess.Popen, str]:
-    """DCMTK storescp on a free loopback port, writing into `folder`."""
-    # DCMTK's storescp, never pynetdicom's script of the same name in the virtual environment
+def start_storescp(folder: Path, *, nodelay: bool = True) -> tuple[subprocess.Popen, str]:
+    """DCMTK storescp on a free loopback port, writing into `folder`; `nodelay=False` starts
+    it as installed (Nagle left on), as most receivers run."""
+    tool = dcmtk_tool("storescp")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [tool, "--aetitle", "STORESCP", "--output-directory", str(folder), str(port)]
+    env = {k: v for k, v in os.environ.items() if k != "TCP_NODELAY"}
+    if nodelay:
+        env["TCP_NODELAY"] = "1"  # DCMTK leaves Nagle on unless asked
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    wait_for_port(port, proc)
+    return proc, f"STORESCP@127.0.0.1:{port}"
+
+
+def dcmtk_tool(name: str) -> str:
+    """A DCMTK program from the system PATH, never pynetdicom's same-named script."""
     venv_bin = os.path.realpath(os.path.join(sys.prefix, "bin"))
     path = os.pathsep.join(
         p
         for p in os.environ.get("PATH", "").split(os.pathsep)
         if p and os.path.realpath(p) != venv_bin
     )
-    tool = shutil.which("storescp", path=path)
+    tool = shutil.which(name, path=path)
     if not tool:
-        raise SystemExit("storescp is missing: apt-get install dcmtk")
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    command = [tool, "--aetitle", "STORESCP", "--output-directory", str(folder), str(port)]
-    env = os.environ | {"TCP_NODELAY": "1"}  # DCMTK leaves Nagle on unless asked
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wait_for_port(port, proc)
-    return proc, f"STORESCP@127.0.0.1:{port}"
+        raise SystemExit(f"{name} is missing: apt-get install dcmtk")
+    return tool
 
 
 def measure(work: Path, prepared: dict, runs: int) -> dict[str, dict]:

@@ -19,11 +19,12 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run_child(module: str, *args: str, env: dict | None = None) -> dict:
-    """Run `python -m module args` in a fresh interpreter; its last stdout line is its JSON."""
+def run_child(module: str, *args: str, env: dict | None = None, cwd: Path = ROOT) -> dict:
+    """Run `python -m module args` in a fresh interpreter; its last stdout line is its JSON.
+    `cwd` another checkout runs that checkout's code (a before/after in the same run)."""
     done = subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
+        cwd=cwd, capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-4000:]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +81,10 @@ def unknown_character_sets(ds: Dataset) -> list[str]:
     return [t for t in (term.strip() for term in terms.split("\\")) if t not in python_encoding]
 
 
-def identity_disagreements(ds: Dataset, row: dict[str, Any]) -> list[str]:
-    """The DICOM keywords on which a header and its manifest row name different objects.
-
-    Only keywords are returned, never values: a patient ID is a demographic.
+def identity_disagreements(ds: Dataset | Mapping[str, Any], row: dict[str, Any]) -> list[str]:
+    """The DICOM keywords on which a header (a dataset, or values by keyword) and its manifest
+    row name different objects. Only keywords are returned, never values: a patient ID is a
+    demographic.
     """
     return [
         TEXT_COLUMNS[column]
@@ -92,7 +93,7 @@ def identity_disagreements(ds: Dataset, row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _get(ds: Dataset, keyword: str) -> object:
+def _get(ds: Dataset | Mapping[str, Any], keyword: str) -> object:
     """Return an attribute's value, or None when it is absent or pydicom cannot convert it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid values become None here, not log noise

@@ -71,8 +71,13 @@ def fingerprint_dataset(ds: Dataset) -> str:
 
 def fingerprint_bytes(data: bytes, *, name: str = "<bytes>") -> str:
     """Return the v1 fingerprint of a DICOM Part 10 file held in memory; `name` labels errors."""
+    return parse_with_fingerprint(data, name)[0]
+
+
+def parse_with_fingerprint(data: bytes | memoryview, name: str) -> tuple[str, Dataset]:
+    """Parse a Part 10 file held in memory whole; return its fingerprint and its dataset."""
     ds = _parse(io.BytesIO(data), name, len(data))
-    return _named(name, ds)
+    return _named(name, ds), ds
 
 
 def fingerprint_file(path: str | os.PathLike[str]) -> str:

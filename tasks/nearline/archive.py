@@ -1,9 +1,13 @@
-"""Archiving a run's new objects: fetch from the drop, check fingerprints, stage series TARs."""
+"""Archiving a run's new objects: fetch from the drop, check fingerprints, stage series TARs.
+
+Each object is read once, checked and hashed by worker threads ahead of the TAR writer
+(tasks/nearline/objects.py, read_ahead.py); one fsync per TAR, nothing published before it."""
 
 from __future__ import annotations
 
 import os
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -14,12 +18,18 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from spokesync.catalog.errors import ObjectRefused
 from spokesync.catalog.faults import kill_point
-from spokesync.tasks.manifest.dicom_headers import identity_disagreements
-from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 from spokesync.tasks.nearline.index import build_index
-from spokesync.tasks.nearline.tars import StagedTar, discard, publish, stage_series_tar, tar_relpath
+from spokesync.tasks.nearline.objects import prepare, recorded, resolve_object
+from spokesync.tasks.nearline.read_ahead import read_ahead
+from spokesync.tasks.nearline.tars import (
+    Source,
+    StagedTar,
+    discard,
+    publish,
+    stage_series_tar,
+    tar_relpath,
+)
 from spokesync.tasks.nearline.volumes import stage_on_a_volume
 
 STORED_SCHEMA = pa.schema(
@@ -56,39 +66,6 @@ def series_batches(new_rows: pa.Table, series_per_batch: int) -> list[pa.Table]:
     return batches
 
 
-def object_of(row: dict) -> str:
-    """Name a manifest row's object for an error: its SOP UID and row (1 = first data row)."""
-    where = f"SOP instance {row['sop_instance_uid']}"
-    if row.get("row_id") is not None:
-        where += f" (manifest row {row['row_id'] + 1})"
-    return where
-
-
-def resolve_object(drop: Path, row: dict) -> Path:
-    """The object's file inside the drop; refuse a missing URI, web URIs (not yet) and escapes."""
-    uri, what = row.get("object_uri"), object_of(row)
-    if not uri:
-        raise ObjectRefused(
-            f"{what} is new to the hub but its manifest row has no object_uri; send the "
-            "object with the drop"
-        )
-    if uri.startswith(("http://", "https://")):
-        raise ObjectRefused(
-            f"{what}: fetching {uri} over the web is not supported "
-            "for drop spokes; put the file in the drop's objects/ folder"
-        )
-    root = drop.resolve()
-    path = (drop / uri).resolve()
-    if not path.is_relative_to(root):
-        raise ObjectRefused(
-            f"{what}: object_uri {uri!r} leads outside the drop "
-            "folder (through a symlink?); keep objects inside the drop"
-        )
-    if not path.is_file():
-        raise ObjectRefused(f"{what}: object file {uri!r} is missing from the drop")
-    return path
-
-
 def stage_batch(
     drop: Path, batch_path: Path, volumes: list[Path], batch: str, archived_on: date
 ) -> ArchiveBatch:
@@ -121,7 +98,8 @@ def _stage_series(
     drop: Path, rows: list[dict], volumes: list[Path], batch: str, archived_on: date
 ) -> tuple[StagedTar, list[dict]]:
     first = rows[0]
-    sources = {f"{r['sop_instance_uid']}.dcm": (r, resolve_object(drop, r)) for r in rows}
+    root = drop.resolve()
+    sources = {f"{r['sop_instance_uid']}.dcm": (r, resolve_object(drop, r, root)) for r in rows}
     needed = sum(os.path.getsize(path) for _, path in sources.values())
     relpath = tar_relpath(
         archived_on, first["study_instance_uid"], first["series_instance_uid"], batch
@@ -129,15 +107,14 @@ def _stage_series(
     rows_of = {n: r for n, (r, _) in sources.items()}
     prints: dict[str, str] = {}
 
-    def check(name: str, source: Path | bytes, sha256: str) -> None:
-        row, path = sources[name]
-        prints[name] = verified_fingerprint(row, path)
-        kill_point("object-staged")
+    def staged(name: str, source: Source, sha256: str) -> None:
+        kill_point("object-staged")  # checked and hashed before it was written (objects.py)
 
     def write(hub: str, name: str, volume: Path) -> StagedTar:
         index = lambda: build_index(hub, name, batch, rows_of, prints)  # noqa: E731
-        files = [(n, p) for n, (_, p) in sources.items()]
-        return stage_series_tar(volume, relpath, files, check=check, index=index)
+        with closing(read_ahead(sources.items(), prepare)) as ready:
+            members = recorded(ready, prints)
+            return stage_series_tar(volume, relpath, members, check=staged, index=index)
 
     volume, tar = stage_on_a_volume(volumes, needed, write)
     kill_point("tar-written")
@@ -161,34 +138,6 @@ def _member_rows(
         }
         for m in tar.members
     ]
-
-
-def verified_fingerprint(row: dict, path: Path) -> str:
-    """Read the object once; refuse it when its header names another object than its manifest
-    row (DESIGN §2, checked even for a null fingerprint) or its bytes another fingerprint."""
-    try:
-        computed, ds = read_with_fingerprint(path)
-    except ObjectRefused as exc:  # the file's problem, said for the manifest row that sent it
-        raise ObjectRefused(
-            f"{object_of(row)}, {row['object_uri']}: {exc}; the object was not archived. "
-            "Resend the object as the spoke holds it"
-        ) from exc
-    differing = identity_disagreements(ds, row)
-    if differing:
-        raise ObjectRefused(
-            f"{object_of(row)}, {row['object_uri']}: the object's header disagrees with its "
-            f"manifest row on {', '.join(differing)}; the object was not archived. Rebuild "
-            "the manifest from the objects (spokesync manifest build), or resend the object "
-            "the row names"
-        )
-    promised = row.get("fingerprint")
-    if promised and promised != computed:
-        raise ObjectRefused(
-            f"{object_of(row)}, {row['object_uri']}: the object's fingerprint is"
-            f" {computed} but the manifest says {promised}; the object was not "
-            "archived. Rebuild the manifest from the objects, or resend the object"
-        )
-    return computed
 
 
 def publish_all(batches: list[ArchiveBatch]) -> int:

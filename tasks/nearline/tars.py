@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from spokesync.catalog.errors import NearlineUnwritable, ObjectRefused
 from spokesync.tasks.nearline.members import CHUNK
+from spokesync.tasks.nearline.ustar import ustar_header
 
 BLOCK = tarfile.BLOCKSIZE
 SUMS_NAME = "SHA256SUMS"
@@ -34,7 +35,16 @@ _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, er
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 _SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
-Source = Path | bytes
+
+@dataclass(frozen=True)
+class Hashed:
+    """A member held in memory whose SHA-256 a worker thread already computed from it."""
+
+    data: bytes | bytearray | memoryview
+    sha256: str
+
+
+Source = Path | bytes | Hashed
 Check = Callable[[str, Source, str], object]
 
 
@@ -200,7 +210,12 @@ def _write_members(
 
 def _write_member(out: io.BufferedWriter, name: str, source: Source, mtime: int) -> MemberInfo:
     """Write one ustar header, the data and its padding; return where the data landed."""
-    if isinstance(source, bytes):
+    if isinstance(source, Hashed):
+        size = memoryview(source.data).nbytes
+        offset = _write_header(out, name, size, mtime)
+        out.write(source.data)
+        digest = source.sha256
+    elif isinstance(source, bytes):
         offset = _write_header(out, name, len(source), mtime)
         out.write(source)
         digest, size = hashlib.sha256(source).hexdigest(), len(source)
@@ -217,10 +232,7 @@ def _write_member(out: io.BufferedWriter, name: str, source: Source, mtime: int)
 
 def _write_header(out: io.BufferedWriter, name: str, size: int, mtime: int) -> int:
     """Write a plain ustar header (no PAX, no GNU extensions) and return the data offset."""
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = size, mtime, 0o444
-    info.uname = info.gname = ""
-    out.write(info.tobuf(format=tarfile.USTAR_FORMAT, encoding="ascii", errors="strict"))
+    out.write(ustar_header(name, size, mtime))
     return out.tell()
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pydicom
 from prefect import task
@@ -28,6 +28,7 @@ from spokesync.catalog.errors import SpokesyncError
 from spokesync.catalog.faults import kill_point
 from spokesync.catalog.retrieve import StoredInstance
 from spokesync.tasks.nearline.members import read_member
+from spokesync.tasks.retrieve.ahead import running_ahead
 from spokesync.tasks.retrieve.dimse_send import (
     NodeUnavailable,
     StoreRefused,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from spokesync.tasks.config import Config
 
 log = logging.getLogger("spokesync.retrieve")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,20 @@ class Corrected:
 
 def corrected_objects(plan: StudyPlan, now: datetime) -> Iterator[Corrected | FailedObject]:
     """Read, check, correct and encode each instance in turn; one at a time in memory."""
-    for done, inst in enumerate(plan.instances, 1):
+    for inst in plan.instances:
         try:
             item: Corrected | FailedObject = correct_one(plan, inst, now)
         except Exception as exc:  # one unreadable object must not stop the rest of the study
             item = failure(inst, exc)
         yield item
-        if plan.progress:  # the caller has written or sent it by the time it asks for the next
+
+
+def _reported(plan: StudyPlan, items: Iterator[T]) -> Iterator[T]:
+    """Tell the plan's progress of each object handed on, in the thread that writes or sends
+    it: the caller has done so by the time it asks for the next."""
+    for done, item in enumerate(items, 1):
+        yield item
+        if plan.progress:
             plan.progress(done, len(plan.instances))
 
 
@@ -155,7 +164,7 @@ def _place(item: Corrected, final: Path) -> None:
 def export_to_folder(plan: StudyPlan, out: Path, *, now: datetime | None = None) -> RetrieveResult:
     """Write each object as `<out>/<study>/<series>/<sop>.dcm` (temporary name, then rename)."""
     result = new_result(plan, str(out))
-    for item in corrected_objects(plan, now or datetime.now(UTC)):
+    for item in _reported(plan, corrected_objects(plan, now or datetime.now(UTC))):
         if isinstance(item, FailedObject):
             result.failed.append(item)
             continue
@@ -181,11 +190,12 @@ def export_to_node(plan: StudyPlan, node: str, *, now: datetime | None = None) -
     if not plan.instances:
         return result
     stored = [(i.sop_class_uid, i.transfer_syntax_uid) for i in plan.instances]
-    with (
+    with (  # objects are read and corrected in a worker thread while the association sends
+        running_ahead(corrected_objects(plan, now or datetime.now(UTC)), name="correct") as items,
         store_association(peer, presentation_contexts(stored)) as send,
         tempfile.TemporaryDirectory(prefix="spokesync-send-") as spool,
     ):
-        for item in corrected_objects(plan, now or datetime.now(UTC)):
+        for item in _reported(plan, items):
             if isinstance(item, FailedObject):
                 result.failed.append(item)
                 continue
