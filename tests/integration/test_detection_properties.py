@@ -20,7 +20,7 @@ from tests.support.detection import (
     records_of_run,
 )
 
-EXAMPLES = 60  # about 1.3 min; bench/detection_accuracy.py runs 200, and the spoke-truth
+EXAMPLES = 40  # about 1 min; bench/detection_accuracy.py runs 200, and the spoke-truth
 # property (tests/integration/test_spoke_truth.py) judges real files besides
 _counter = itertools.count()
 

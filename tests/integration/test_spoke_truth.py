@@ -22,7 +22,7 @@ from tests.truth.strategies import sequences
 pytestmark = pytest.mark.integration
 # CI's size; SPOKE_TRUTH_EXAMPLES=200 searches further. Derandomized and without a database,
 # so every CI run tries the same sequences; no shrinking, so a failure costs one sequence.
-EXAMPLES = int(os.environ.get("SPOKE_TRUTH_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("SPOKE_TRUTH_EXAMPLES", "30"))
 
 
 class Archived(tuple):
