@@ -152,13 +152,16 @@ def print_catalog(console: Console, rows: list[dict], config: Config) -> None:
     )
 
 
-def print_findings(console: Console, findings: list, checked: int) -> None:
+def print_findings(console: Console, findings: list, checked: int, tars: int | None = None) -> None:
+    within = "" if tars is None else f" in {tars} TARs"
     if not findings:
         console.print(
-            f"nearline verified: {checked} stored objects match the catalog, "
+            f"nearline verified: {checked} stored objects{within} match the catalog, "
             "no orphan or partial TARs"
         )
         return
+    if tars is not None:
+        console.print(f"checked {checked} stored objects{within}")
     for f in findings:  # one line each, full paths, so an administrator can copy or grep them
         member = f" member {f.member}" if f.member else ""
         console.print(
