@@ -91,7 +91,7 @@ def reconcile(
     result = state.result(raise_on_failure=False)
     if isinstance(result, Exception):
         fail(result)
-    views.print_plan(console, Path(result["plan"]))
+    views.print_plan(console, Path(result["plan"]), dry_run=dry_run)
     views.print_runs(console, {spoke: result})
 
 
