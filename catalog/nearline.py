@@ -8,7 +8,8 @@ from spokesync.catalog import queries
 
 
 def stored_members(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Every member the catalog expects in nearline, ordered by volume, TAR and offset."""
+    """Every member the catalog expects in nearline, ordered by volume, TAR and offset, with the
+    spoke that sent it (`spoke_id`) and when its run committed (`archived_at`)."""
     return queries.dicts(con, "stored_members")
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from spokesync.catalog.vocabulary import Status
 from spokesync.flows.cli.choices import human_bytes
 from spokesync.flows.console_records import short
 from spokesync.tasks.config import Config
@@ -152,13 +153,16 @@ def print_catalog(console: Console, rows: list[dict], config: Config) -> None:
     )
 
 
-def print_findings(console: Console, findings: list, checked: int) -> None:
+def print_findings(console: Console, findings: list, checked: int, tars: int | None = None) -> None:
+    within = "" if tars is None else f" in {tars} TARs"
     if not findings:
         console.print(
-            f"nearline verified: {checked} stored objects match the catalog, "
+            f"nearline verified: {checked} stored objects{within} match the catalog, "
             "no orphan or partial TARs"
         )
         return
+    if tars is not None:
+        console.print(f"checked {checked} stored objects{within}")
     for f in findings:  # one line each, full paths, so an administrator can copy or grep them
         member = f" member {f.member}" if f.member else ""
         console.print(
@@ -180,8 +184,13 @@ def affected_uids(finding, most: int = 10) -> str:
     return "; ".join(p for p in parts if p) or "nothing known"
 
 
-def print_plan(console: Console, records_path: Path) -> None:
-    """The plan: kind, studies before → after, instances and attributes of each record."""
+WOULD = {Status.APPLIED: "would apply", Status.PENDING_REVIEW: "would wait for review",
+         Status.REJECTED: "would be rejected"}  # fmt: skip
+
+
+def print_plan(console: Console, records_path: Path, *, dry_run: bool = False) -> None:
+    """The plan: kind, studies before → after, instances and attributes of each record; a dry
+    run labels each row with what WOULD happen, since nothing did."""
     import json
 
     import pyarrow.parquet as pq
@@ -189,20 +198,15 @@ def print_plan(console: Console, records_path: Path) -> None:
     if not records_path.exists():
         return
     records = pq.read_table(records_path).to_pylist()
-    table = Table(
-        "kind",
-        "status",
-        "studies before → after",
-        "instances",
-        "attributes",
-        title=f"plan: {len(records)} record(s)",
-    )
+    title = f"plan: {len(records)} record(s)" + (" (dry run: nothing changed)" if dry_run else "")
+    table = Table("kind", "would" if dry_run else "status", "studies before → after",
+                  "instances", "attributes", title=title)  # fmt: skip
     for r in records:
         attributes = json.loads(r["attributes"]) if r["attributes"] else {}
         shown = ", ".join(f"{k} changed" for k in sorted(attributes))  # never the values
         table.add_row(
             r["kind"],
-            r["status"],
+            WOULD.get(r["status"], f"would be {r['status']}") if dry_run else r["status"],
             f"{short(r['source_study_uids'])} → {short(r['target_study_uids'])}",
             str(r["instances"]),
             shown,

@@ -14,6 +14,7 @@ from rich.progress import (
     ProgressColumn,
     TextColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.text import Text
 
@@ -41,5 +42,22 @@ def counting(console: Console, what: str, unit: str) -> Iterator[Callable[[int, 
 
         def update(done: int, total: int) -> None:
             progress.update(bar, completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def checking_bytes(console: Console, what: str, unit: str) -> Iterator[Callable[..., None]]:
+    """Yield `update(done, total, bytes done, bytes)`: `done/total unit`, bytes/s and time left
+    (measured in bytes, so one big TAR does not stall the estimate)."""
+    columns = (TextColumn(what), BarColumn(), TextColumn("{task.fields[count]}"),
+               TransferSpeedColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True,
+                  disable=not console.is_terminal) as progress:  # fmt: skip
+        bar = progress.add_task(what, total=None, count="")
+
+        def update(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+            count = f"{done}/{total} {unit}"
+            progress.update(bar, completed=done_bytes, total=total_bytes, count=count)
 
         yield update

@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.futures import PrefectFuture
+from prefect.futures import PrefectFuture, as_completed
 from prefect.futures import wait as wait_for
 
 from spokesync.catalog import open_catalog
@@ -91,6 +91,14 @@ def log_plan(state: RunState) -> None:
     """What the plan found, in counts (and the manifest columns a PACS left out)."""
     logger = get_run_logger()
     logger.info(
+        "%s: planned %d %s (%d new objects, %d records)",
+        state.spoke,
+        len(state.batch_paths),
+        "batch" if len(state.batch_paths) == 1 else "batches",
+        state.new_instances,
+        sum(state.kinds.values()),
+    )
+    logger.info(
         "run %s: %d manifest rows (%d objects fetched from the spoke), plan %s, "
         "%d new instances in %d batches",
         state.run_id,
@@ -120,8 +128,14 @@ def submit_batches(config: Config, state: RunState) -> list[PrefectFuture]:
     ]
 
 
-def archived(futures: list[PrefectFuture]) -> list[ArchiveBatch]:
-    """Wait for a run's batches; if one failed, discard what the others staged."""
+def archived(spoke: str, futures: list[PrefectFuture]) -> list[ArchiveBatch]:
+    """Wait for a run's batches, saying `north: batch 2/3 archived` as each ends; if one
+    failed, discard what the others staged."""
+    logger = get_run_logger()
+    for number, future in enumerate(as_completed(futures), 1):
+        failed = isinstance(future.result(raise_on_failure=False), BaseException)
+        outcome = "failed" if failed else "archived"  # not .state: the API may lag behind
+        logger.info("%s: batch %d/%d %s", spoke, number, len(futures), outcome)
     wait_for(futures)
     states = [f.state for f in futures]
     done = [s.result() for s in states if s.is_completed()]
@@ -139,16 +153,17 @@ def commit_and_report(
     begin_commit(state.run_id)  # what a Ctrl-C says depends on whether this commit went through
     try:
         commit = commit_run_task.with_options(task_run_name=f"commit-{state.spoke}")
-        result = commit(config, state, archived(futures), wait)
+        result = commit(config, state, archived(state.spoke, futures), wait)
     finally:
         end_commit()
     get_run_logger().info(
-        "run %s committed: %d instances, %d TARs, %d bytes, %d cc records%s",
-        state.run_id,
+        "%s: committed (%d new objects, %d records): run %s, %d TARs, %d bytes%s",
+        state.spoke,
         result["new_instances"],
+        result["cc_records"],
+        state.run_id,
         result["tars_written"],
         result["bytes_archived"],
-        result["cc_records"],
         " (re-planned: another run committed first)" if result["replanned"] else "",
     )
     report = write_reports_task.with_options(task_run_name=f"report-{state.spoke}")

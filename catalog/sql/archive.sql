@@ -74,10 +74,13 @@ order by finished_at desc
 limit 1
 
 -- name: stored_members
--- Every stored member the catalog expects in nearline, for verify.
-select volume, tar_path, member_name, data_offset, size, sha256
-from stored_objects
-order by volume, tar_path, data_offset
+-- Every stored member the catalog expects in nearline, for verify: with the spoke that sent it
+-- and when its run committed (verify --spoke / --since choose by them).
+select so.volume, so.tar_path, so.member_name, so.data_offset, so.size, so.sha256,
+       so.spoke_id, coalesce(r.finished_at, r.started_at) as archived_at
+from stored_objects so
+left join runs r on r.run_id = so.run_id
+order by so.volume, so.tar_path, so.data_offset
 
 -- name: spoke_summary
 -- Per spoke: studies, series, instances, TARs and bytes the catalog holds in nearline.

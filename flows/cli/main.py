@@ -21,6 +21,7 @@ from spokesync.flows.cli.retrieve import retrieve
 from spokesync.flows.cli.review import review_app
 from spokesync.flows.cli.serve import serve
 from spokesync.flows.cli.spokes import manifest_app, spoke_app
+from spokesync.flows.cli.verify import verify
 from spokesync.tasks import config as cfg
 
 app = Cli(
@@ -90,7 +91,7 @@ def reconcile(
     result = state.result(raise_on_failure=False)
     if isinstance(result, Exception):
         fail(result)
-    views.print_plan(console, Path(result["plan"]))
+    views.print_plan(console, Path(result["plan"]), dry_run=dry_run)
     views.print_runs(console, {spoke: result})
 
 
@@ -107,20 +108,7 @@ app.command(
 app.command("serve", epilog="Example: spokesync serve   (see [serve] in spokesync.toml)")(serve)
 
 
-@app.command(epilog="Example: spokesync verify")
-def verify(config: ConfigOpt = None, wait: WaitOpt = False) -> None:
-    """Re-hash nearline against the catalog: missing, corrupt and orphan TARs (exit 1 if any;
-    files the hub moved aside are listed, not counted). Reads the catalog read-only: it never
-    takes or waits on the writer lock (--wait is accepted and ignored)."""
-    from spokesync.tasks.nearline.verify import verify_nearline
-
-    try:
-        findings, checked = verify_nearline(cfg.load_config(config), wait=wait)
-    except SpokesyncError as exc:
-        fail(exc)
-    views.print_findings(console, findings, checked)
-    if any(f.kind != "set_aside" for f in findings):  # files moved aside are kept, not problems
-        raise typer.Exit(1)
+app.command("verify", epilog="Example: spokesync verify --spoke north --since 2026-11-01")(verify)
 
 
 @app.command(epilog="Example: spokesync demo --data-dir var/demo")

@@ -4,12 +4,16 @@ the studies, series and SOP instances each problem touches."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spokesync.catalog import read_catalog
+from spokesync.catalog.errors import ConfigInvalid
 from spokesync.catalog.nearline import stored_members, tar_instances
+from spokesync.tasks.config_errors import unknown_spoke
 from spokesync.tasks.nearline.tars import MemberInfo
 from spokesync.tasks.nearline.volume_check import Finding, path_uids, verify_volume
 from spokesync.tasks.nearline.volumes import resolve_volume
@@ -17,6 +21,7 @@ from spokesync.tasks.nearline.volumes import resolve_volume
 if TYPE_CHECKING:
     from spokesync.tasks.config import Config
 
+Progress = Callable[[int, int, int, int], None]  # tars done, tars, bytes done, bytes
 UNKNOWN_TO_CATALOG = ("orphan_tar", "partial_tar", "set_aside")  # only the path says what they hold
 
 
@@ -30,17 +35,90 @@ def expected_by_volume(rows: list[dict]) -> dict[str, dict[str, list[MemberInfo]
     return grouped
 
 
-def verify_nearline(config: Config, *, wait: bool | float = False) -> tuple[list, int]:
+@dataclass(frozen=True)
+class Scope:
+    """What `verify` checks: one volume (by name), one spoke's TARs, TARs archived since a date
+    (local time); None checks all. TARs a scope leaves out are not checked, never orphans."""
+
+    volume: str | None = None
+    spoke: str | None = None
+    since: date | None = None
+
+    def takes(self, row: dict) -> bool:
+        """Whether a stored member (a `stored_members` row) falls inside the scope."""
+        when = row["archived_at"]
+        return (
+            self.volume in (None, row["volume"])
+            and self.spoke in (None, row["spoke_id"])
+            and (
+                self.since is None or (when is not None and when.astimezone().date() >= self.since)
+            )
+        )
+
+
+def verify_nearline(
+    config: Config,
+    *,
+    wait: bool | float = False,
+    scope: Scope = Scope(),
+    progress: Progress | None = None,
+) -> tuple[list, int]:
     """Findings over every configured volume and every volume the catalog names (by name,
-    resolved to a path through the configuration)."""
+    resolved to a path through the configuration), within `scope`; and how many stored objects
+    were checked. `progress(tars done, tars, bytes done, bytes)` is told after each TAR."""
     rows = catalog_members(config)
-    expected = expected_by_volume(rows)
     names = {str(path): name for name, path in config.named_volumes().items()}
-    names |= {str(resolve_volume(config, value)): value for value in expected}
+    names |= {str(resolve_volume(config, r["volume"])): r["volume"] for r in rows}
+    check_scope(config, scope, rows, names.values())
+    chosen = [r for r in rows if scope.takes(r)]
+    expected, known = expected_by_volume(chosen), known_tars(rows)
+    names = {p: n for p, n in names.items() if scope.volume in (None, n)}
+    tally = Tally(chosen, progress)
     findings = []
     for path, name in sorted(names.items()):
-        findings.extend(verify_volume(Path(path), dict(expected.get(name, {}))))
-    return name_affected(config, findings, names, wait=wait), len(rows)
+        findings.extend(
+            verify_volume(Path(path), dict(expected.get(name, {})),
+                          known=known.get(name, set()), progress=tally.tar_checked)
+        )  # fmt: skip
+    return name_affected(config, findings, names, wait=wait), len(chosen)
+
+
+def known_tars(rows: list[dict]) -> dict[str, set[str]]:
+    """{volume: every TAR path the catalog names there}: anything else on it is an orphan."""
+    known: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        known[r["volume"]].add(r["tar_path"])
+    return known
+
+
+def check_scope(config: Config, scope: Scope, rows: list[dict], volumes) -> None:
+    """A volume or spoke neither the configuration nor the catalog knows is a typo: say so,
+    naming the known ones, before anything is read."""
+    if scope.volume is not None and scope.volume not in set(volumes):
+        known = ", ".join(sorted(set(volumes))) or "none yet"
+        raise ConfigInvalid(
+            f"unknown volume {scope.volume!r}; known: {known} ({config.file}: [nearline] "
+            "volumes names them)"
+        )
+    spokes = set(config.spokes) | {r["spoke_id"] for r in rows}
+    if scope.spoke is not None and scope.spoke not in spokes:
+        raise unknown_spoke(config.file, scope.spoke, sorted(spokes))
+
+
+class Tally:
+    """Counts TARs and bytes checked and tells a progress callback (if any)."""
+
+    def __init__(self, rows: list[dict], progress: Progress | None) -> None:
+        self.tars = len({(r["volume"], r["tar_path"]) for r in rows})
+        self.bytes = sum(r["size"] for r in rows)
+        self.tars_done = self.bytes_done = 0
+        self.progress = progress
+
+    def tar_checked(self, nbytes: int) -> None:
+        self.tars_done += 1
+        self.bytes_done += nbytes
+        if self.progress is not None:
+            self.progress(self.tars_done, self.tars, self.bytes_done, self.bytes)
 
 
 def catalog_members(config: Config) -> list[dict]:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -42,6 +43,10 @@ FindingKind = Literal[
 ORPHAN_DETAIL = (
     "no catalog row points at this TAR; if its run never committed (killed before its "
     f"commit), the next run moves it aside under {SET_ASIDE}/"
+)
+PARTIAL_DETAIL = (
+    "temporary TAR left by an interrupted archive run; the next run moves it aside once its "
+    "writer is gone"
 )
 SET_ASIDE_DETAIL = (
     "moved aside by the hub (a run that never committed left it); the catalog does not need "
@@ -157,8 +162,16 @@ def path_uids(relpath: str) -> tuple[str, ...]:
     return parts[3], parts[4]
 
 
-def verify_volume(volume: Path, expected: dict[str, list[MemberInfo]]) -> list[Finding]:
-    """Re-hash every member the catalog expects, and report orphan and partial TARs."""
+def verify_volume(
+    volume: Path,
+    expected: dict[str, list[MemberInfo]],
+    *,
+    known: set[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Finding]:
+    """Re-hash every member `expected` lists, and report orphan and partial TARs. `known` is
+    every TAR the whole catalog names on this volume (default: those in `expected`), so a TAR
+    a filter left out is not an orphan; `progress(bytes)` is told after each TAR is checked."""
     volume = Path(volume)
     if not volume.is_dir():
         raise NearlineUnsafe(
@@ -168,26 +181,21 @@ def verify_volume(volume: Path, expected: dict[str, list[MemberInfo]]) -> list[F
     findings: list[Finding] = []
     for relpath in sorted(expected):
         findings += _verify_tar(volume, relpath, expected[relpath])
-    findings += [
-        Finding("orphan_tar", volume, rel, None, ORPHAN_DETAIL)
-        for rel in list_tars(volume)
-        if rel not in expected
-    ]
-    findings += [
-        Finding(
-            "partial_tar",
-            volume,
-            rel,
-            None,
-            "temporary TAR left by an interrupted archive run; the next run moves it aside "
-            "once its writer is gone",
-        )
-        for rel in list_partials(volume)
-    ]
-    findings += [
-        Finding("set_aside", volume, rel, None, SET_ASIDE_DETAIL) for rel in list_set_aside(volume)
-    ]
-    return findings
+        if progress is not None:
+            progress(sum(m.size for m in expected[relpath]))
+    return findings + unknown_files(volume, set(expected) if known is None else known)
+
+
+def unknown_files(volume: Path, known: set[str]) -> list[Finding]:
+    """TARs no catalog row names, temporary TARs of interrupted runs, and files set aside."""
+    return [
+        *(Finding("orphan_tar", volume, rel, None, ORPHAN_DETAIL)
+          for rel in list_tars(volume) if rel not in known),
+        *(Finding("partial_tar", volume, rel, None, PARTIAL_DETAIL)
+          for rel in list_partials(volume)),
+        *(Finding("set_aside", volume, rel, None, SET_ASIDE_DETAIL)
+          for rel in list_set_aside(volume)),
+    ]  # fmt: skip
 
 
 def _verify_tar(volume: Path, relpath: str, members: list[MemberInfo]) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import pytest
@@ -49,3 +50,26 @@ def test_dry_run_flow_changes_nothing(hub):
 def test_unknown_spoke_fails_with_the_known_ones_named(hub):
     with pytest.raises(Exception, match="known: north, south"):
         reconcile_spoke("east", config_file=str(hub.file))
+
+
+def test_nightly_says_per_spoke_what_it_planned_archived_and_committed(hub, caplog):
+    caplog.set_level(logging.INFO)
+    results = nightly_reconcile(config_file=str(hub.file))
+    lines = [r.getMessage() for r in caplog.records]
+    for spoke in ("north", "south"):
+        r = results[spoke]
+        planned = [line for line in lines if line.startswith(f"{spoke}: planned ")]
+        batches = int(planned[0].split()[2])
+        assert planned == [
+            f"{spoke}: planned {batches} batch{'' if batches == 1 else 'es'} "
+            f"({r['new_instances']} new objects, "
+            f"{r['cc_records']} records)"
+        ]
+        assert [line for line in lines if line.startswith(f"{spoke}: batch ")] == [
+            f"{spoke}: batch {n}/{batches} archived" for n in range(1, batches + 1)
+        ]
+        committed = (
+            f"{spoke}: committed ({r['new_instances']} new objects, {r['cc_records']} records)"
+        )
+        assert sum(line.startswith(committed) for line in lines) == 1
+        assert lines.index(planned[0]) < lines.index(f"{spoke}: batch 1/{batches} archived")
