@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from spokesync.catalog.vocabulary import Status
 from spokesync.flows.cli.choices import human_bytes
+from spokesync.flows.console_progress import phased
 from spokesync.flows.console_records import short
 from spokesync.tasks.config import Config
 
@@ -45,21 +45,13 @@ def print_pull(console: Console, spoke, result) -> None:
 
 
 def build_with_progress(console: Console, dicom_dir: Path, spoke: str, out: Path):
-    """Run the manifest build with a progress bar over the files it reads."""
-    from spokesync.tasks.manifest.build import build_drop
+    """Run the manifest build showing each phase: workers starting, files read, objects copied,
+    the manifest written (on a terminal only)."""
+    from spokesync.tasks.manifest import build
 
-    total = sum(1 for p in Path(dicom_dir).rglob("*") if p.is_file())
-    columns = (
-        TextColumn("reading DICOM headers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task("build", total=total)
-        return build_drop(
-            Path(dicom_dir), spoke, Path(out), progress=lambda n: progress.advance(bar, n)
-        )
+    units = {build.READING: "files", build.COPYING: "objects"}
+    with phased(console, units) as progress:
+        return build.build_drop(Path(dicom_dir), spoke, Path(out), progress=progress)
 
 
 def print_build(console: Console, result, out: Path) -> None:

@@ -49,7 +49,10 @@ __all__ = [  # the drop writers, importable from here as before they moved to dr
     "write_manifest",
 ]
 
-Progress = Callable[[int], object]
+# progress(phase, advanced, total): a phase begins with its first call; total None = not counted
+Progress = Callable[[str, int, int | None], object]
+STARTING, READING = "starting workers", "reading DICOM headers"
+COPYING, WRITING = "copying objects into the drop", "writing manifest.parquet"
 # manifest column that must hold a value -> the DICOM keyword named in the rejection reason
 REQUIRED_VALUES = {
     "sop_instance_uid": "SOPInstanceUID",
@@ -106,15 +109,16 @@ def build_drop(
     False); `workers` > 1 fingerprints in that many processes (default: up to 2 CPUs). A drop
     already at `out` is replaced only once the new one is complete.
     """
-    started = time.monotonic()
+    started, tell = time.monotonic(), progress or _silent
     dicom_dir, out = Path(dicom_dir).resolve(), Path(out).resolve()
     partial = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     try:
         files = list_source_files(dicom_dir, out)
-        scanned = scan_files(dicom_dir, files, progress=progress, workers=workers)
+        scanned = scan_files(dicom_dir, files, progress=tell, workers=workers)
         kept, rejected = select_rows(scanned)
-        linked = place_objects(kept, dicom_dir, partial, link=link)
+        linked = place_objects(kept, dicom_dir, partial, link=link, progress=tell)
+        tell(WRITING, 0, None)
         write_manifest([item.row for item in kept], partial, spoke)
         write_rejected(rejected, partial)
         write_quality(kept, partial)
@@ -159,10 +163,14 @@ def scan_files(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> list[Scanned]:
-    """Read and fingerprint every file, in worker processes when there are enough of them."""
+    """Read and fingerprint every file, in worker processes when there are enough of them
+    (reported as STARTING until the first of them has read its files, then READING)."""
+    tell, total = progress or _silent, len(files)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
-        return [_tick(scan_file(dicom_dir, relative), progress) for relative in files]
+    if workers <= 1 or total < PARALLEL_MIN_FILES:
+        tell(READING, 0, total)
+        return [_tick(scan_file(dicom_dir, relative), tell, total) for relative in files]
+    tell(STARTING, 0, None)
     size = max(16, len(files) // (workers * 8))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     results: list[Scanned] = []
@@ -171,8 +179,7 @@ def scan_files(
         for future in as_completed([pool.submit(scan_chunk, dicom_dir, c) for c in chunks]):
             done = future.result()
             results.extend(done)
-            if progress is not None:
-                progress(len(done))
+            tell(READING, len(done), total)
     return sorted(results, key=lambda s: s.relative)
 
 
@@ -257,16 +264,28 @@ def _conflict(item: Scanned, first: Mapping[tuple[str, str], tuple[str, str]]) -
     return None
 
 
-def place_objects(kept: Iterable[Scanned], dicom_dir: Path, out: Path, *, link: bool = True) -> int:
+def place_objects(
+    kept: list[Scanned],
+    dicom_dir: Path,
+    out: Path,
+    *,
+    link: bool = True,
+    progress: Progress | None = None,
+) -> int:
     """Put every kept file at its row's object_uri under `out`; return how many were linked."""
-    linked = 0
+    tell, linked = progress or _silent, 0
+    tell(COPYING, 0, len(kept))
     for item in kept:
         target = out / (item.row or {})["object_uri"]
         linked += place_object(dicom_dir / item.relative, target, link=link)
+        tell(COPYING, 1, len(kept))
     return linked
 
 
-def _tick(item: Scanned, progress: Progress | None) -> Scanned:
-    if progress is not None:
-        progress(1)
+def _tick(item: Scanned, progress: Progress, total: int) -> Scanned:
+    progress(READING, 1, total)
     return item
+
+
+def _silent(phase: str, advanced: int, total: int | None) -> None:
+    """The progress callback of a build nobody watches."""

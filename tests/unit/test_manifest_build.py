@@ -103,12 +103,40 @@ def test_parallel_build_writes_the_same_manifest_as_a_sequential_one(
     assert first.num_rows == 150 and first.equals(second)
 
 
-def test_progress_advances_once_per_file(tmp_path, sample_sources):
-    advances: list[int] = []
+def tally(calls: list[tuple]) -> dict[str, tuple[int, set]]:
+    """Per phase, in the order the phases began: the sum of what it advanced, the totals told."""
+    phases = dict.fromkeys(phase for phase, _, _ in calls)
+    return {p: (sum(n for q, n, _ in calls if q == p), {t for q, _, t in calls if q == p})
+            for p in phases}  # fmt: skip
+
+
+def test_progress_reports_reading_copying_and_writing_in_order_with_counts_that_add_up(
+    tmp_path, source
+):
+    (source / "README.txt").write_text("not an image")  # read, then rejected: never copied
+    calls: list[tuple] = []
     result = build_drop(
-        sample_sources["south"], "south", tmp_path / "drop", progress=advances.append
+        source, "north", tmp_path / "drop", workers=1, progress=lambda *c: calls.append(c)
     )
-    assert sum(advances) == result.files_seen == 148
+    assert (result.files_seen, result.rows_written) == (151, 150)
+    assert list(tally(calls).items()) == [
+        (manifest_build.READING, (151, {151})),
+        (manifest_build.COPYING, (150, {150})),
+        (manifest_build.WRITING, (0, {None})),
+    ]
+
+
+def test_a_parallel_build_reports_its_workers_starting_before_the_files_they_read(
+    tmp_path, sample_sources, monkeypatch
+):
+    monkeypatch.setattr(manifest_build, "PARALLEL_MIN_FILES", 0)
+    calls: list[tuple] = []
+    build_drop(sample_sources["south"], "south", tmp_path / "drop", workers=2,
+               progress=lambda *c: calls.append(c))  # fmt: skip
+    assert list(tally(calls)) == [manifest_build.STARTING, manifest_build.READING,
+                                  manifest_build.COPYING, manifest_build.WRITING]  # fmt: skip
+    assert tally(calls)[manifest_build.STARTING] == (0, {None})
+    assert tally(calls)[manifest_build.READING] == (148, {148})
 
 
 def test_a_drop_inside_its_source_folder_is_not_scanned_again(tmp_path, source):
