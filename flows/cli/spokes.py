@@ -11,6 +11,7 @@ from spokesync.catalog.errors import ConfigInvalid, SpokesyncError
 from spokesync.flows import console as views
 from spokesync.flows.cli.choices import DimseRetrieve
 from spokesync.flows.cli.common import ConfigOpt, WaitOpt, console, fail
+from spokesync.flows.console_progress import phased
 from spokesync.tasks import config as cfg
 
 spoke_app = typer.Typer(help="Register and list spokes.", no_args_is_help=True)
@@ -95,11 +96,15 @@ def manifest_pull(
     wait: WaitOpt = False,
 ) -> None:
     """Write what a PACS spoke lists as a drop: its manifest and the objects the hub lacks."""
+    from spokesync.tasks.spokes import pull
     from spokesync.tasks.spokes.hub import pull_spoke
 
+    units = {pull.LISTING: "studies", pull.FETCHING: "objects"}
     try:
-        loaded = cfg.load_config(config)
-        result = pull_spoke(loaded, spoke, empty_folder(out), fetch_all=all_objects, wait=wait)
+        loaded, folder = cfg.load_config(config), empty_folder(out)
+        with phased(console, units) as progress:
+            result = pull_spoke(loaded, spoke, folder, fetch_all=all_objects, wait=wait,
+                                progress=progress)  # fmt: skip
     except SpokesyncError as exc:
         fail(exc)
     views.print_pull(console, loaded.spokes[spoke], result)

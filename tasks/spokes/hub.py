@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from spokesync.tasks.config import Config, SpokeConfig
+    from spokesync.tasks.manifest.build import Progress
 
 
 def is_pacs(spoke: SpokeConfig) -> bool:
@@ -78,8 +79,10 @@ def pull_spoke(
     *,
     fetch_all: bool = False,
     wait: bool | float = True,
+    progress: Progress | None = None,
 ) -> PullResult:
-    """Pull a PACS spoke's manifest and the objects the hub lacks into the drop folder `out`."""
+    """Pull a PACS spoke's manifest and the objects the hub lacks into the drop folder `out`
+    (`progress` as pull_drop's)."""
     spoke = config.spoke(spoke_id)
     since = None
     if spoke.since_attribute:
@@ -92,4 +95,5 @@ def pull_spoke(
             return known_instances(con, sop_uids)
 
     with open_source(spoke_id, spoke) as source:
-        return pull_drop(source, spoke_id, Path(out), known, since=since, fetch_all=fetch_all)
+        return pull_drop(source, spoke_id, Path(out), known, since=since, fetch_all=fetch_all,
+                         progress=progress)  # fmt: skip

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.tasks.manifest.build import Progress
 from spokesync.tasks.manifest.dicom_headers import manifest_row
 from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 from spokesync.tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
@@ -30,6 +31,7 @@ from spokesync.tasks.spokes.source import LISTED_COLUMNS, Listing, ObjectRef, Sp
 
 Known = Callable[[list[str]], dict[str, dict]]  # SOP UIDs -> catalog fingerprint and values
 FETCH_CHUNK = 500  # objects asked of the source at a time
+LISTING, FETCHING = "listing studies", "fetching objects"  # the phases a pull reports
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,19 @@ def pull_drop(
     *,
     since: date | None = None,
     fetch_all: bool = False,
+    progress: Progress | None = None,
 ) -> PullResult:
-    """List the PACS, fetch what the hub lacks into out/objects, write the drop's manifest."""
+    """List the PACS, fetch what the hub lacks into out/objects, write the drop's manifest.
+
+    `progress(phase, advanced, total)` hears of each study listed (LISTING, total None) and
+    each object fetched (FETCHING, out of the objects wanted)."""
     started, generated_at = time.monotonic(), datetime.now(UTC)
+    tell = progress or _silent
     out.mkdir(parents=True, exist_ok=True)
-    studies, rows, unsupplied = list_rows(source, since)
+    studies, rows, unsupplied = list_rows(source, since, tell)
     held = {} if fetch_all else known([r["sop_instance_uid"] for r in rows])
     wanted = [r for r in rows if r["sop_instance_uid"] not in held]
-    fetch_rows(source, wanted, out, unsupplied)
+    fetch_rows(source, wanted, out, unsupplied, tell)
     for row in rows:
         if row["sop_instance_uid"] in held:
             values = held[row["sop_instance_uid"]]
@@ -78,9 +85,13 @@ def pull_drop(
     )
 
 
-def list_rows(source: SpokeSource, since: date | None) -> tuple[int, list[dict], tuple[str, ...]]:
+def list_rows(
+    source: SpokeSource, since: date | None, progress: Progress | None = None
+) -> tuple[int, list[dict], tuple[str, ...]]:
     """Manifest rows of every study the PACS lists (each complete or not at all), and the
     columns no listed instance carried."""
+    tell = progress or _silent
+    tell(LISTING, 0, None)
     rows: list[dict] = []
     seen: set[str] = set()
     supplied: set[str] = set()
@@ -91,6 +102,7 @@ def list_rows(source: SpokeSource, since: date | None) -> tuple[int, list[dict],
         listing = complete_listing(source, study)
         supplied |= listing.supplied
         rows.extend(listing.rows)
+        tell(LISTING, 1, None)
     unsupplied = tuple(c for c in LISTED_COLUMNS if c not in supplied) if rows else ()
     return len(seen), rows, unsupplied
 
@@ -122,9 +134,15 @@ def _unique(listing: Listing) -> Listing:
 
 
 def fetch_rows(
-    source: SpokeSource, rows: list[dict], out: Path, unsupplied: tuple[str, ...] = ()
+    source: SpokeSource,
+    rows: list[dict],
+    out: Path,
+    unsupplied: tuple[str, ...] = (),
+    progress: Progress | None = None,
 ) -> None:
     """Fetch each row's object into out/objects and fill in what only its bytes can tell."""
+    tell = progress or _silent
+    tell(FETCHING, 0, len(rows))
     objects = out / "objects"
     objects.mkdir(exist_ok=True)
     by_uid = {r["sop_instance_uid"]: r for r in rows}
@@ -132,6 +150,7 @@ def fetch_rows(
         chunk = rows[start : start + FETCH_CHUNK]
         for sop_uid, path in source.fetch(map(_ref, chunk), objects):
             _describe(by_uid[sop_uid], path, out, source.where, unsupplied)
+            tell(FETCHING, 1, len(rows))
     missing = [r["sop_instance_uid"] for r in rows if r["object_uri"] is None]
     if missing:
         raise SpokeUnavailable(
@@ -177,3 +196,7 @@ def write_manifest(out: Path, spoke: str, generated_at: datetime, rows: list[dic
         "fingerprint": FINGERPRINT_VERSION,
     }
     (out / "manifest.json").write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
+
+
+def _silent(phase: str, advanced: int, total: int | None) -> None:
+    """The progress callback of a pull nobody watches."""

@@ -13,7 +13,7 @@ from pydicom.data import get_testdata_file
 from spokesync.catalog.errors import SpokeUnavailable
 from spokesync.tasks.manifest.drop_read import read_drop
 from spokesync.tasks.manifest.fingerprints import fingerprint_file
-from spokesync.tasks.spokes.pull import pull_drop
+from spokesync.tasks.spokes.pull import FETCHING, LISTING, pull_drop
 from spokesync.tasks.spokes.source import LISTED_COLUMNS, StudyRef, listing_of, object_path
 from tests.support.builders import uid
 
@@ -166,3 +166,18 @@ def test_an_object_that_is_not_the_one_asked_for_is_refused(tmp_path):
 def test_a_sop_uid_from_a_pacs_never_becomes_a_path_outside_the_objects_folder(tmp_path, bad):
     with pytest.raises(SpokeUnavailable, match="is not a valid DICOM UID"):
         object_path(tmp_path, bad, "fake://pacs")
+
+
+def test_a_pull_reports_each_study_listed_then_each_object_fetched_out_of_those_wanted(tmp_path):
+    held = image(STUDY, 1)
+    pacs = FakePacs({STUDY: [held, image(STUDY, 2)], OTHER: [image(OTHER, 1)]})
+    catalog = {held.SOPInstanceUID: catalog_row("px1:" + "a" * 64)}
+    calls: list[tuple] = []
+
+    pull_drop(pacs, "north", tmp_path / "drop", lambda uids: catalog,
+              progress=lambda *told: calls.append(told))  # fmt: skip
+
+    assert calls == [
+        (LISTING, 0, None), (LISTING, 1, None), (LISTING, 1, None),
+        (FETCHING, 0, 2), (FETCHING, 1, 2), (FETCHING, 1, 2),
+    ]  # fmt: skip
