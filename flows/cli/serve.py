@@ -35,14 +35,33 @@ def serve(config: ConfigOpt = None) -> None:
         server = start_server(loaded)
     except OSError as exc:
         fail(f"cannot listen on {where} ({exc}); choose a free [serve] port in {loaded.file}")
+    web = start_dicomweb(loaded, server)
     console.print(f"serving {loaded.serve.ae_title} on {where}; stop with Ctrl-C or SIGTERM",
                   highlight=False)  # fmt: skip
     while not wake.wait(0.5):
         pass
+    if web is not None:
+        web.shutdown()
     server.shutdown()
     name = signal.Signals(stopped[0]).name
     console.print(f"spokesync serve: stopped ({name}); open associations were closed")
     raise typer.Exit(EXIT_CODES[signal.Signals(stopped[0])])
+
+
+def start_dicomweb(loaded, dimse):
+    """The DICOMweb server of `[serve.dicomweb]`, if configured; on failure stop the SCP too."""
+    web = loaded.serve.dicomweb
+    if web is None:
+        return None
+    from spokesync.tasks.serve.web_server import start_web
+
+    try:
+        started = start_web(loaded)
+    except (SpokesyncError, OSError) as exc:
+        dimse.shutdown()
+        fail(f"{exc}; check [serve.dicomweb] in {loaded.file} (a free port, its credentials)")
+    console.print(f"DICOMweb on http://{web.bind}:{web.port}/dicom-web", highlight=False)
+    return started
 
 
 def log_to_stderr() -> None:
@@ -60,3 +79,4 @@ def log_to_stderr() -> None:
         logger.setLevel(logging.INFO)
         logger.propagate = False  # Prefect's console handler would print each line again
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").disabled = True  # its lines carry query values

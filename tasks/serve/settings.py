@@ -26,6 +26,19 @@ class Destination(_Section):
     port: int = Field(ge=1, le=65535)
 
 
+class DicomWeb(_Section):
+    """`[serve.dicomweb]`: read-only QIDO-RS and WADO-RS beside the SCP, behind HTTP basic
+    (`username_env` + `password_env`, or a Prefect Secret `secret_block`) or a bearer token
+    (`token_env`); the values are read from the environment when the server starts."""
+
+    port: int = Field(8080, ge=1, le=65535)
+    bind: str = "127.0.0.1"
+    username_env: str | None = None
+    password_env: str | None = None
+    secret_block: str | None = None
+    token_env: str | None = None
+
+
 class Serve(_Section):
     """`[serve]`: the SCP's own AE title and address; callers beyond the spokes and destinations."""
 
@@ -35,6 +48,7 @@ class Serve(_Section):
     calling_aets: list[str] = []  # viewers and other callers that are neither spoke nor destination
     max_matches: int = Field(10_000, ge=1)  # a C-FIND matching more is refused (narrow it)
     destinations: dict[str, Destination] = {}
+    dicomweb: DicomWeb | None = None  # no DICOMweb unless configured
 
 
 def check_serve(file: Path, serve: Serve) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +16,10 @@ import pytest
 
 import simulator as sim
 from spokesync.catalog import open_catalog
-from spokesync.catalog.review import approve, open_reviews
 from spokesync.tasks.config import read_document, write_document
 from tests.integration.test_retrieve_storescp import cli, dataset_of, free_port
 from tests.support.builders import system_tool
-from tests.support.retrieve import reconcile
+from tests.support.serve import fixed_hub, spokesync_command, start
 
 HUB = "HUB"
 CALLERS = ["ECHOSCU", "FINDSCU", "GETSCU", "MOVESCU"]
@@ -48,19 +45,7 @@ def served(archived, sample_drops, tmp_path_factory):
         if not system_tool(tool):
             pytest.skip(f"{tool} is missing (Debian package dcmtk)")
     work = tmp_path_factory.mktemp("serve")
-    source = sample_drops["north"]
-    table = sim.manifest_of(source)
-    old = sim.study_uids(table)[3]
-    other = next(p for p in sim.patient_ids(table) if old not in sim.studies_of_patient(table, p))
-    ops = [
-        sim.Correct("study", old, "study_description", "CORRECTED", "orthanc"),
-        sim.Correct("patient", other, "patient_name", "FAKE^CORRECTED", "impax"),
-    ]
-    config, drop, truth = reconcile(archived, work, source, ops)
-    with open_catalog(config.catalog) as con:  # the re-identified study waits for review
-        for record in open_reviews(con):
-            approve(con, record["seq"], by="tester")
-    [new] = next(r.target_study_uids for r in truth.records if r.source_study_uids == (old,))
+    config, drop, old, new = fixed_hub(archived, sample_drops["north"], work)
     moved, port, store_port = work / "moved", free_port(), free_port()
     moved.mkdir()
     document = read_document(config.file)
@@ -95,28 +80,6 @@ def served(archived, sample_drops, tmp_path_factory):
         proc.wait(timeout=30)
     assert server.returncode == 143  # 128 + SIGTERM, as every spokesync command stops
     assert "spokesync serve: stopped (SIGTERM)" in (work / "serve.log").read_text()
-
-
-def spokesync_command() -> Path:
-    """The `spokesync` script installed beside the interpreter running the tests."""
-    return Path(sys.executable).parent / "spokesync"
-
-
-def start(command: list, log: Path, port: int, timeout: float = 30) -> subprocess.Popen:
-    """Start a server, its output to `log`, and wait until it listens on `port`."""
-    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=os.environ | {"TCP_NODELAY": "1"}
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{command[0]} exited: {log.read_text()[-2000:]}"
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"{command[0]} did not listen on {port} within {timeout} s")
 
 
 def dcmtk(served: Served, tool: str, *args: str, aet: str | None = None):

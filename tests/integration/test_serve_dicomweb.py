@@ -1,0 +1,151 @@
+"""`spokesync serve` answers DICOMweb clients (issue 20): QIDO-RS searches match as C-FIND does,
+WADO-RS sends each object as `spokesync retrieve --out` writes it, metadata without bulk data,
+and every request must authenticate."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from dicomweb_client.api import DICOMwebClient
+
+import simulator as sim
+from spokesync.tasks.config import read_document, write_document
+from spokesync.tasks.spokes.multipart import split_related
+from tests.integration.test_retrieve_storescp import cli, dataset_of, free_port
+from tests.integration.test_serve_dimse import differences, studies
+from tests.support.serve import fixed_hub, spokesync_command, start
+
+USER, PASSWORD, TOKEN = "viewer", "s3cret-pass", "token-0123456789"
+ENV = {"HUB_WEB_USER": USER, "HUB_WEB_PASSWORD": PASSWORD, "HUB_WEB_TOKEN": TOKEN}
+
+
+@dataclass
+class Web:
+    config: object
+    drop: Path
+    old: str
+    new: str
+    url: str
+    log: Path
+    work: Path
+
+    def client(self) -> DICOMwebClient:
+        session = requests.Session()
+        session.auth = (USER, PASSWORD)
+        return DICOMwebClient(url=self.url, session=session)
+
+    def get(self, path: str, auth=(USER, PASSWORD), **kwargs) -> requests.Response:
+        return requests.get(self.url + path, auth=auth, timeout=120, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def web(archived, sample_drops, tmp_path_factory):
+    """The fixed hub served over DICOMweb (and DIMSE) by `spokesync serve`, stopped by PID."""
+    work = tmp_path_factory.mktemp("serve-web")
+    config, drop, old, new = fixed_hub(archived, sample_drops["north"], work)
+    port, web_port = free_port(), free_port()
+    document = read_document(config.file)
+    document["serve"] = {
+        "port": port,
+        "dicomweb": {"port": web_port, "username_env": "HUB_WEB_USER",
+                     "password_env": "HUB_WEB_PASSWORD", "token_env": "HUB_WEB_TOKEN"},
+    }  # fmt: skip
+    write_document(config.file, document)
+    command = [str(spokesync_command()), "serve", "--config", str(config.file)]
+    server = start(command, work / "serve.log", web_port, timeout=180, env=ENV)
+    url = f"http://127.0.0.1:{web_port}/dicom-web"
+    yield Web(config, drop, old, new, url, work / "serve.log", work)
+    os.kill(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+    assert server.returncode == 143
+    assert "spokesync serve: stopped (SIGTERM)" in (work / "serve.log").read_text()
+
+
+def uids(answers: list[dict], tag: str) -> set[str]:
+    return {a[tag]["Value"][0] for a in answers}
+
+
+def test_study_search_by_patient_id_and_by_a_date_range_lists_what_the_spoke_holds(web):
+    spoke = studies(web.drop)
+    client = web.client()
+    patient = spoke[web.new]["patient_id"]
+    found = client.search_for_studies(search_filters={"PatientID": patient})
+    assert uids(found, "0020000D") == {u for u, r in spoke.items() if r["patient_id"] == patient}
+    dates = sorted({row["study_date"] for row in spoke.values()})
+    low, high = dates[1], dates[-2]
+    ranged = client.search_for_studies(search_filters={"StudyDate": f"{low}-{high}"})
+    expected = {u for u, r in spoke.items() if low <= r["study_date"] <= high}
+    assert uids(ranged, "0020000D") == expected and 0 < len(expected) < len(spoke)
+    page = client.search_for_studies(search_filters={"StudyDate": f"{low}-{high}"}, limit=1)
+    assert len(page) == 1
+    fixed = client.search_for_studies(search_filters={"StudyInstanceUID": web.old})
+    assert [a["0020000D"]["Value"][0] for a in fixed] == [web.new]
+    assert fixed[0]["00081030"]["Value"] == ["CORRECTED"]
+
+
+def test_series_and_instance_searches_list_the_current_study_by_its_old_uid_too(web):
+    rows = [r for r in sim.manifest_of(web.drop).to_pylist() if r["study_instance_uid"] == web.new]
+    client = web.client()
+    series = client.search_for_series(web.new)
+    assert uids(series, "0020000E") == {r["series_instance_uid"] for r in rows}
+    assert uids(client.search_for_series(web.old), "0020000E") == uids(series, "0020000E")
+    one = rows[0]["series_instance_uid"]
+    instances = client.search_for_instances(web.new, one)
+    assert uids(instances, "00080018") == {
+        r["sop_instance_uid"] for r in rows if r["series_instance_uid"] == one
+    }
+    everywhere = web.get("/instances", params={"SOPInstanceUID": rows[0]["sop_instance_uid"]})
+    assert uids(everywhere.json(), "0020000D") == {web.new}
+
+
+def test_wado_of_a_study_by_its_old_uid_equals_retrieve_out_object_by_object(web):
+    out = web.work / "retrieve-out"
+    run = cli("retrieve", web.new, "--out", str(out), "--config", str(web.config.file))
+    assert run.exit_code == 0, run.output
+    expected = {p.stem: dataset_of(p) for p in out.rglob("*.dcm")}
+    answer = web.get(f"/studies/{web.old}", headers={"Accept": "multipart/related; "
+                                                     'type="application/dicom"'})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    parts = split_related(answer.content, answer.headers["Content-Type"])
+    arrived = {ds.SOPInstanceUID: (syntax, ds) for syntax, ds in map(_read, parts)}
+    assert set(arrived) == set(expected) and expected
+    assert differences(arrived, expected) == []
+    assert f"old study UID {web.old} resolved to {web.new}" in web.log.read_text()
+    decoded = web.client().retrieve_study(web.new)  # dicomweb-client reads the same body
+    assert {ds.SOPInstanceUID for ds in decoded} == set(expected)
+
+
+def test_metadata_has_the_corrected_headers_without_pixel_data(web):
+    answer = web.get(f"/studies/{web.new}/metadata")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith(
+        "application/dicom+json"
+    )
+    headers = answer.json()
+    rows = sim.instances_of(sim.manifest_of(web.drop), web.new)
+    assert len(headers) == len(rows) and all("7FE00010" not in h for h in headers)
+    assert {h["00081030"]["Value"][0] for h in headers} == {"CORRECTED"}
+    assert {h["0020000D"]["Value"][0] for h in headers} == {web.new}
+
+
+def test_requests_without_credentials_or_for_unknown_studies_or_bad_keys_are_refused(web):
+    assert web.get("/studies", auth=None).status_code == 401
+    assert web.get("/studies", auth=(USER, "wrong")).status_code == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert web.get("/studies", auth=None, headers=bearer).status_code == 200
+    assert web.get("/studies/1.2.3.999999").status_code == 404
+    assert web.get("/studies/1.2.3.999999/metadata").status_code == 404
+    bad = web.get("/studies", params={"PatientBirthDate": "19xx0101"})
+    assert bad.status_code == 400 and "PatientBirthDate" in bad.text and "19xx" not in bad.text
+    assert web.get("/studies", params={"NoSuchKeyword": "1"}).status_code == 400
+    assert "19xx" not in web.log.read_text()
+    assert web.get("/studies").status_code == 200  # the server keeps serving
+
+
+def _read(part: bytes):
+    return dataset_of(io.BytesIO(part))
