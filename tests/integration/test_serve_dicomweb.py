@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from spokesync.tasks.config import read_document, write_document
 from spokesync.tasks.spokes.multipart import split_related
 from tests.integration.test_retrieve_storescp import cli, dataset_of, free_port
 from tests.integration.test_serve_dimse import differences, studies
+from tests.support.orthanc import PLUGIN, Orthanc
 from tests.support.serve import fixed_hub, spokesync_command, start
 
 USER, PASSWORD, TOKEN = "viewer", "s3cret-pass", "token-0123456789"
@@ -149,3 +151,37 @@ def test_requests_without_credentials_or_for_unknown_studies_or_bad_keys_are_ref
 
 def _read(part: bytes):
     return dataset_of(io.BytesIO(part))
+
+
+class _OrthancAskingTheHub(Orthanc):
+    """An Orthanc with the hub registered under DicomWeb.Servers (basic auth)."""
+
+    hub_url: str = ""
+
+    def _configuration(self, storage: Path) -> dict:
+        config = super()._configuration(storage)
+        config["DicomWeb"]["Servers"] = {"hub": [self.hub_url + "/", USER, PASSWORD]}
+        return config
+
+
+def test_orthanc_dicomweb_client_finds_and_retrieves_a_study_equal_to_retrieve_out(web):
+    if not shutil.which("Orthanc") or not PLUGIN.exists():
+        pytest.skip("Orthanc with its DICOMweb plugin is missing")
+    orthanc = _OrthancAskingTheHub(web.work / "orthanc")
+    orthanc.hub_url = web.url
+    orthanc.start()
+    try:
+        asked = {"Uri": "/studies", "Arguments": {"StudyInstanceUID": web.old}}
+        found = orthanc.rest("POST", "/dicom-web/servers/hub/qido", json=asked)
+        assert [a["0020000D"]["Value"] for a in found] in ([web.new], [[web.new]]), found
+        orthanc.rest("POST", "/dicom-web/servers/hub/retrieve",
+                     json={"Resources": [{"Study": web.new}], "Synchronous": True})  # fmt: skip
+        landed = {sop: dataset_of(p) for sop, p in orthanc.files(web.work / "landed").items()}
+    finally:
+        orthanc.stop()
+    out = web.work / "retrieve-orthanc"
+    run = cli("retrieve", web.new, "--out", str(out), "--config", str(web.config.file))
+    assert run.exit_code == 0, run.output
+    expected = {p.stem: dataset_of(p) for p in out.rglob("*.dcm")}
+    assert set(landed) == set(expected) and expected
+    assert differences(landed, expected) == []
