@@ -18,7 +18,7 @@ from spokesync.tasks.serve.settings import DicomWeb
 from spokesync.tasks.spokes.credentials import spoke_credentials
 
 log = logging.getLogger("spokesync.serve")
-WHERE = "[serve.dicomweb]"
+WHERE = "serve.dicomweb"
 
 
 @dataclass(frozen=True)

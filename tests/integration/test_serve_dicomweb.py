@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,3 +186,16 @@ def test_orthanc_dicomweb_client_finds_and_retrieves_a_study_equal_to_retrieve_o
     expected = {p.stem: dataset_of(p) for p in out.rglob("*.dcm")}
     assert set(landed) == set(expected) and expected
     assert differences(landed, expected) == []
+
+
+def test_serve_refuses_to_start_dicomweb_without_the_credentials_it_names(web):
+    document = read_document(web.config.file)
+    document["serve"]["port"], document["serve"]["dicomweb"]["port"] = free_port(), free_port()
+    other = web.config.file.with_name("spokesync-no-credentials.toml")
+    write_document(other, document)
+    bare = {k: v for k, v in os.environ.items() if k not in ENV}
+    command = [str(spokesync_command()), "serve", "--config", str(other)]
+    run = subprocess.run(command, capture_output=True, text=True, env=bare, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr
+    said = " ".join((run.stdout + run.stderr).split())
+    assert "HUB_WEB_USER, HUB_WEB_PASSWORD" in said and "check [serve.dicomweb] in" in said
