@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spokesync.catalog.vocabulary import Status
@@ -90,7 +91,7 @@ def print_runs(console: Console, results: dict[str, dict]) -> None:
     console.print(table)
     for spoke, r in sorted(results.items()):
         if r["status"] == "failed":
-            console.print(f"[red]{spoke} failed:[/] {r['error']}", highlight=False)
+            console.print(f"[red]{spoke} failed:[/] {escape(str(r['error']))}", highlight=False)
         elif r["status"] == "committed" and r["new_instances"] == 0 and r["cc_records"] == 0:
             console.print(
                 f"{spoke}: nothing new to archive; the catalog already holds "
@@ -110,7 +111,7 @@ def run_nightly(console: Console, config_file: Path, *, wait: bool) -> bool:
         print_runs(console, result.results)
         return False
     if isinstance(result, Exception):
-        console.print(f"[bold red]error:[/] {result}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(result))}", highlight=False)
         return False
     print_runs(console, result)
     return True

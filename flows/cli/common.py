@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -34,5 +35,5 @@ def fail(exc: Exception | str) -> NoReturn:
     run); with the global --debug, its traceback first."""
     if state["debug"] and isinstance(exc, BaseException):
         traceback.print_exception(exc)
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(USER_MISTAKE)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from spokesync.catalog.errors import SpokesyncError
@@ -67,4 +68,6 @@ def print_result(result) -> None:
     table.add_row("failed", str(len(result.failed)))
     console.print(table)
     for failed in result.failed:
-        console.print(f"[bold red]failed:[/] {failed.error}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold red]failed:[/] {escape(failed.error)}", highlight=False, soft_wrap=True
+        )

@@ -9,7 +9,6 @@ import threading
 
 import pydicom.config
 import typer
-from rich.markup import escape
 
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.flows.cli.common import ConfigOpt, console, fail
@@ -35,9 +34,7 @@ def serve(config: ConfigOpt = None) -> None:
     try:
         server = start_server(loaded)
     except OSError as exc:
-        fail(
-            escape(f"cannot listen on {where} ({exc}); choose a free [serve] port in {loaded.file}")
-        )
+        fail(f"cannot listen on {where} ({exc}); choose a free [serve] port in {loaded.file}")
     web = start_dicomweb(loaded, server)
     console.print(f"serving {loaded.serve.ae_title} on {where}; stop with Ctrl-C or SIGTERM",
                   highlight=False)  # fmt: skip
@@ -62,9 +59,7 @@ def start_dicomweb(loaded, dimse):
         started = start_web(loaded)
     except (SpokesyncError, OSError) as exc:
         dimse.shutdown()
-        fail(
-            escape(f"{exc}; check [serve.dicomweb] in {loaded.file} (a free port, its credentials)")
-        )
+        fail(f"{exc}; check [serve.dicomweb] in {loaded.file} (a free port, its credentials)")
     console.print(f"DICOMweb on http://{web.bind}:{web.port}/dicom-web", highlight=False)
     return started
 
