@@ -36,12 +36,15 @@ def print_pull(console: Console, spoke, result) -> None:
     console.print(
         f"drop {result.drop}: {result.instances} instances of {result.studies} studies from "
         f"{spoke_source(spoke)} in {result.seconds:.1f} s; {result.fetched} object(s) fetched, "
-        f"{result.known} already held by the hub"
+        f"{result.known} already held by the hub",
+        soft_wrap=True,  # one line per fact, whatever the path's length: logs and greps keep it
+        highlight=False,
     )
     if result.unsupplied:
         console.print(
             f"the spoke did not return {', '.join(result.unsupplied)}: filled from the objects "
-            "and the catalog, so changes to them are not seen from this spoke"
+            "and the catalog, so changes to them are not seen from this spoke",
+            soft_wrap=True,
         )
 
 
