@@ -139,6 +139,15 @@ def new_result(plan: StudyPlan, destination: str) -> RetrieveResult:
                           instances=len(plan.instances), skipped=dict(plan.skipped))  # fmt: skip
 
 
+def part10_bytes(item: Corrected) -> bytes:
+    """One object as the Part 10 bytes `write_object` puts in its file (stored bytes as stored)."""
+    if item.raw is not None:
+        return item.raw
+    out = io.BytesIO()
+    item.dataset.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
 def write_object(item: Corrected, path: Path) -> Path:
     """Write one object as a Part 10 file in its stored transfer syntax (unchanged: as stored)."""
     if item.raw is not None:

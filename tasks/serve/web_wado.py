@@ -1,11 +1,10 @@
 """WADO-RS bodies: the objects of a study, series or instance, through the retrieval path of
 `spokesync retrieve` (plan read via tasks.serve.lookup, tasks.retrieve.study.corrected_objects,
-Part 10 bytes as tasks.retrieve.study.write_object makes them), one object in memory at a time.
+Part 10 bytes as tasks.retrieve.study.part10_bytes makes them), one object in memory at a time.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import secrets
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from spokesync.tasks.retrieve.plan import StudyPlan
-from spokesync.tasks.retrieve.study import Corrected, FailedObject, corrected_objects, write_object
+from spokesync.tasks.retrieve.study import Corrected, FailedObject, corrected_objects, part10_bytes
 from spokesync.tasks.serve.lookup import retrieval_plans
 from spokesync.tasks.serve.web_query import identifier
 
@@ -41,21 +40,6 @@ def plans_for(config: Config, uids: list[str]) -> list[StudyPlan]:
     return [p for p in retrieval_plans(config, query) if p.instances]
 
 
-class _Part10(io.BytesIO):
-    """write_object's target in memory: it writes stored bytes with write_bytes, and pydicom
-    encodes a corrected dataset into any object with `write`."""
-
-    def write_bytes(self, data: bytes) -> int:
-        return self.write(data)
-
-
-def part10(item: Corrected) -> bytes:
-    """One object as the Part 10 bytes `spokesync retrieve --out` writes to its file."""
-    out = _Part10()
-    write_object(item, out)  # type: ignore[arg-type]
-    return out.getvalue()
-
-
 def _objects(plans: list[StudyPlan], what: str) -> Iterator[Corrected]:
     """Each corrected object in turn; an unreadable one is logged by UID and left out."""
     now, sent, failed = datetime.now(UTC), 0, 0
@@ -76,7 +60,7 @@ def multipart(plans: list[StudyPlan], boundary: str, what: str) -> Iterator[byte
     for item in _objects(plans, what):
         syntax = item.dataset.file_meta.get("TransferSyntaxUID", "")
         head = f"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n"
-        yield head.encode("ascii") + part10(item) + b"\r\n"
+        yield head.encode("ascii") + part10_bytes(item) + b"\r\n"
     yield f"--{boundary}--\r\n".encode("ascii")
 
 
