@@ -9,10 +9,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from spokesync.catalog.vocabulary import Status
-from spokesync.flows.cli.choices import human_bytes
 from spokesync.flows.console_progress import phased
 from spokesync.flows.console_records import short
 from spokesync.tasks.config import Config
+from spokesync.tasks.reports.night import human_bytes
 
 
 def print_spokes(console: Console, config: Config) -> None:

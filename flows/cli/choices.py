@@ -28,15 +28,3 @@ class DimseRetrieve(StrEnum):
 
     get = "get"
     move = "move"
-
-
-def human_bytes(count: int | None) -> str:
-    """1536 → '1.5 KiB' for tables (JSON and CSV keep the exact number)."""
-    if count is None:
-        return ""
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"

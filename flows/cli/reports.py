@@ -21,9 +21,10 @@ from rich.table import Table
 
 from spokesync.catalog.errors import SpokesyncError
 from spokesync.catalog.report_names import TABLES
-from spokesync.flows.cli.choices import ReportFormat, human_bytes
+from spokesync.flows.cli.choices import ReportFormat
 from spokesync.flows.cli.common import ConfigOpt, fail
 from spokesync.tasks import config as cfg
+from spokesync.tasks.reports.night import human_bytes
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from spokesync.catalog.errors import SpokesyncError
-from spokesync.flows.cli.choices import human_bytes
 from spokesync.flows.cli.common import ConfigOpt, console, fail
 from spokesync.tasks import config as cfg
+from spokesync.tasks.reports.night import human_bytes
 
 
 def retrieve(

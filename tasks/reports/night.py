@@ -59,8 +59,10 @@ def header(column: str) -> str:
     return HEADERS.get(column, column.replace("_", " ").capitalize())
 
 
-def human_bytes(count: int) -> str:
-    """1536 -> '1.5 KiB': binary units, one decimal from KiB up."""
+def human_bytes(count: int | None) -> str:
+    """1536 -> '1.5 KiB': binary units, one decimal from KiB up; None -> '' (an empty cell)."""
+    if count is None:
+        return ""
     value, unit = float(count), 0
     while abs(value) >= 1024 and unit < len(_UNITS) - 1:
         value, unit = value / 1024, unit + 1

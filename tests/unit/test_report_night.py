@@ -61,3 +61,11 @@ def test_last_night_takes_each_spokes_newest_run_and_counts_only_its_records():
     (row,) = last_night(runs, changes, pending).to_pylist()
     assert (row["last_run"], row["new_objects"], row["pending_reviews"]) == ("north-2", 0, 1)
     assert row["records"].replace("\xa0", " ") == "UID_FIX 1"
+
+
+def test_an_unknown_size_is_an_empty_cell_and_the_cli_shows_the_same_units_as_the_report():
+    assert human_bytes(None) == ""
+    from spokesync.flows import console
+    from spokesync.flows.cli import retrieve
+
+    assert console.human_bytes is human_bytes and retrieve.human_bytes is human_bytes
