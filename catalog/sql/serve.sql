@@ -1,6 +1,7 @@
 -- name: serve_find_patients
 -- C-FIND at patient level: the patients of active studies whose current values match; a text key
--- is an RE2 pattern (wildcards translated), a date key a range, NULL a key not given.
+-- is an RE2 pattern (wildcards translated), a date key a range, NULL a key not given; Study Date
+-- and Study Time given together are one date-time range (study_datetime, PS3.4 C.2.2.2.5).
 with pats as (
   select st.patient_id, st.patient_domain, any_value(st.issuer_of_patient_id) as issuer_of_patient_id,
          any_value(p.patient_name) as patient_name,
@@ -49,6 +50,10 @@ with wanted as (
     and ($study_date_to is null or st.study_date <= $study_date_to)
     and ($study_time_from is null or st.study_time >= $study_time_from)
     and ($study_time_to is null or st.study_time <= $study_time_to)
+    and ($study_datetime_from is null
+         or st.study_date || coalesce(st.study_time, '') >= $study_datetime_from)
+    and ($study_datetime_to is null
+         or st.study_date || coalesce(st.study_time, '') <= $study_datetime_to)
 ), counted as (
   select w.study_instance_uid, count(distinct i.series_instance_uid) as n_series,
          count(*) as n_instances,
@@ -118,6 +123,12 @@ where ($modality is null or regexp_full_match(e.modality, $modality))
   and ($accession_number is null or regexp_full_match(e.accession_number, $accession_number))
   and ($study_date_from is null or e.study_date >= $study_date_from)
   and ($study_date_to is null or e.study_date <= $study_date_to)
+  and ($study_time_from is null or e.study_time >= $study_time_from)
+  and ($study_time_to is null or e.study_time <= $study_time_to)
+  and ($study_datetime_from is null
+       or e.study_date || coalesce(e.study_time, '') >= $study_datetime_from)
+  and ($study_datetime_to is null
+       or e.study_date || coalesce(e.study_time, '') <= $study_datetime_to)
 order by i.study_instance_uid, i.series_instance_uid, i.instance_number nulls last,
          i.sop_instance_uid
 limit $limit
