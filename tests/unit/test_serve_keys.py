@@ -300,3 +300,42 @@ def test_a_key_sent_empty_matches_everything_and_its_answer_carries_the_value():
 def test_only_person_names_ignore_case(keyword, value, stored, expected):
     query = parse_identifier(identifier("STUDY", **{keyword: value}))
     assert matches(query.params[KEYS[keyword].column], stored) is expected
+
+
+@pytest.mark.parametrize(
+    ("accept", "asked"),
+    [
+        ("", None),
+        ("*/*", None),
+        ('multipart/related; type="application/dicom"', None),  # no parameter: as stored
+        ('multipart/related; type="application/dicom"; transfer-syntax=*', None),
+        (
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1',
+            {"1.2.840.10008.1.2.1"},
+        ),  # fmt: skip
+        (
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50, '
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2; q=0.5',
+            {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2"},
+        ),  # fmt: skip
+        (
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50; '
+            "q=0, multipart/related; type=application/dicom",
+            None,
+        ),  # fmt: skip
+        ('multipart/related; type="application/octet-stream"; transfer-syntax=1.2', None),
+    ],
+)
+def test_wado_reads_the_transfer_syntaxes_an_accept_header_asks_for(accept, asked):
+    from spokesync.tasks.serve.web_wado import accepted_syntaxes
+
+    assert accepted_syntaxes(accept) == asked
+
+
+def test_only_implicit_vr_goes_out_in_a_syntax_other_than_its_stored_one():
+    from spokesync.tasks.serve.web_wado import sent_as
+
+    implicit, explicit, jpeg = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50"
+    assert sent_as(implicit, {explicit}) == explicit
+    assert sent_as(explicit, {implicit}) is None and sent_as(jpeg, {explicit}) is None
+    assert sent_as(jpeg, None) == jpeg and sent_as(jpeg, {jpeg, explicit}) == jpeg
