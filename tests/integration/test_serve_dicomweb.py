@@ -115,8 +115,7 @@ def test_wado_of_a_study_by_its_old_uid_equals_retrieve_out_object_by_object(web
     answer = web.get(f"/studies/{web.old}", headers={"Accept": "multipart/related; "
                                                      'type="application/dicom"'})  # fmt: skip
     assert answer.status_code == 200, answer.text
-    parts = split_related(answer.content, answer.headers["Content-Type"])
-    arrived = {ds.SOPInstanceUID: (syntax, ds) for syntax, ds in map(_read, parts)}
+    arrived = _parts(answer)
     assert set(arrived) == set(expected) and expected
     assert differences(arrived, expected) == []
     assert f"old study UID {web.old} resolved to {web.new}" in web.log.read_text()

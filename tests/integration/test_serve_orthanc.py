@@ -110,7 +110,7 @@ def test_orthanc_retrieves_the_study_it_found_by_its_old_uid_equal_to_retrieve_o
     assert f"to {ORTHANC_AET} done: {len(expected)} objects handed over" in asking.log.read_text()
 
 
-def test_a_move_of_a_study_the_hub_does_not_hold_fails_clearly_and_the_hub_keeps_serving(asking):
+def test_a_move_of_a_malformed_or_unknown_study_sends_nothing_and_the_hub_keeps_serving(asking):
     orthanc = asking.orthanc
     before = set(orthanc.rest("GET", "/instances"))
     move = {"Level": "Study", "Resources": [{"StudyInstanceUID": "1.2.3.x"}],
@@ -118,5 +118,8 @@ def test_a_move_of_a_study_the_hub_does_not_hold_fails_clearly_and_the_hub_keeps
     with pytest.raises(requests.HTTPError):
         orthanc.rest("POST", "/modalities/hub/move", json=move)
     assert "C-MOVE from ORTHANC refused (0xA900): StudyInstanceUID" in asking.log.read_text()
+    unknown = move | {"Resources": [{"StudyInstanceUID": "1.2.3.4"}]}
+    orthanc.rest("POST", "/modalities/hub/move", json=unknown)  # success: nothing matched
+    assert "no current study for 1 requested UID(s): ['1.2.3.4']" in asking.log.read_text()
     assert set(orthanc.rest("GET", "/instances")) == before
     assert orthanc.rest("POST", "/modalities/hub/echo", json={}) == {}
