@@ -1,6 +1,7 @@
 -- name: serve_find_patients
 -- C-FIND at patient level: the patients of active studies whose current values match; a text key
--- is an RE2 pattern (wildcards translated), a date key a range, NULL a key not given.
+-- is an RE2 pattern (wildcards translated), a date key a range, NULL a key not given; Study Date
+-- and Study Time given together are one date-time range (study_datetime, PS3.4 C.2.2.2.5).
 with pats as (
   select st.patient_id, st.patient_domain, any_value(st.issuer_of_patient_id) as issuer_of_patient_id,
          any_value(p.patient_name) as patient_name,
@@ -49,6 +50,10 @@ with wanted as (
     and ($study_date_to is null or st.study_date <= $study_date_to)
     and ($study_time_from is null or st.study_time >= $study_time_from)
     and ($study_time_to is null or st.study_time <= $study_time_to)
+    and ($study_datetime_from is null
+         or st.study_date || coalesce(st.study_time, '') >= $study_datetime_from)
+    and ($study_datetime_to is null
+         or st.study_date || coalesce(st.study_time, '') <= $study_datetime_to)
 ), counted as (
   select w.study_instance_uid, count(distinct i.series_instance_uid) as n_series,
          count(*) as n_instances,
@@ -70,12 +75,15 @@ order by w.study_date nulls last, w.study_instance_uid
 limit $limit
 
 -- name: serve_find_series
--- C-FIND at series level: series holding active instances, with their current values.
-select i.study_instance_uid, se.series_instance_uid, se.series_number, se.modality,
-       se.series_description, count(*) as n_instances
+-- C-FIND at series level: series holding active instances, with their current values and
+-- their study's patient (a Patient Root answer carries it; a Patient ID key narrows).
+select i.study_instance_uid, st.patient_id, se.series_instance_uid, se.series_number,
+       se.modality, se.series_description, count(*) as n_instances
 from instances i
 join series se on se.series_instance_uid = i.series_instance_uid
+join studies st on st.study_instance_uid = i.study_instance_uid
 where i.status = 'active'
+  and ($patient_id is null or regexp_full_match(st.patient_id, $patient_id))
   and ($study_instance_uid::varchar[] is null
        or list_contains($study_instance_uid::varchar[], i.study_instance_uid))
   and ($series_instance_uid::varchar[] is null
@@ -84,8 +92,8 @@ where i.status = 'active'
   and ($series_description is null
        or regexp_full_match(se.series_description, $series_description))
   and ($series_number::integer is null or se.series_number = $series_number::integer)
-group by i.study_instance_uid, se.series_instance_uid, se.series_number, se.modality,
-         se.series_description
+group by i.study_instance_uid, st.patient_id, se.series_instance_uid, se.series_number,
+         se.modality, se.series_description
 order by i.study_instance_uid, se.series_number nulls last, se.series_instance_uid
 limit $limit
 
@@ -111,13 +119,20 @@ where status = 'active'
 select i.study_instance_uid, i.series_instance_uid, i.sop_instance_uid, i.sop_class_uid,
        i.instance_number, e.* exclude (instance_id, patient_domain)
 from effective e join instances i using (instance_id)
-where ($modality is null or regexp_full_match(e.modality, $modality))
+where ($patient_id is null or regexp_full_match(e.patient_id, $patient_id))
+  and ($modality is null or regexp_full_match(e.modality, $modality))
   and ($series_description is null
        or regexp_full_match(e.series_description, $series_description))
   and ($series_number::integer is null or e.series_number::integer = $series_number::integer)
   and ($accession_number is null or regexp_full_match(e.accession_number, $accession_number))
   and ($study_date_from is null or e.study_date >= $study_date_from)
   and ($study_date_to is null or e.study_date <= $study_date_to)
+  and ($study_time_from is null or e.study_time >= $study_time_from)
+  and ($study_time_to is null or e.study_time <= $study_time_to)
+  and ($study_datetime_from is null
+       or e.study_date || coalesce(e.study_time, '') >= $study_datetime_from)
+  and ($study_datetime_to is null
+       or e.study_date || coalesce(e.study_time, '') <= $study_datetime_to)
 order by i.study_instance_uid, i.series_instance_uid, i.instance_number nulls last,
          i.sop_instance_uid
 limit $limit

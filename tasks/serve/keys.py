@@ -3,7 +3,8 @@
 Each key becomes a bound parameter of catalog/sql/serve.sql: universal matching (an empty
 value, or `*` alone) is NULL; single-value and wildcard matching (`*`, `?`) an anchored RE2
 pattern, case-insensitive for person names; a list of UIDs a list; a date or time range
-(`a-b`, `a-`, `-b`, or one value) a pair of bounds. A key the rules do not allow is refused
+(`a-b`, `a-`, `-b`, or one value) a pair of bounds; Study Date and Study Time given together
+match as one combined date-time range (C.2.2.2.5). A key the rules do not allow is refused
 with MalformedKey, which names it.
 """
 
@@ -54,6 +55,8 @@ RANGED = {DATE, TIME}
 _UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 _DATE = re.compile(r"\d{8}")
 _TIME = re.compile(r"\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?")
+COMBINED = ("study_date", "study_time", "study_datetime")  # C.2.2.2.5: date, time, both
+_LAST = "235959.999999"  # the end of a day, for a range's upper bound
 _CONTROL = re.compile(r"[\x00-\x1a\x1c-\x1f\x7f]")  # ESC (0x1b) may switch character sets
 
 
@@ -79,13 +82,30 @@ def parse_identifier(ds: Dataset, levels: tuple[str, ...] = LEVELS) -> Query:
             "for this information model"
         )
     params = {f"{k.column}{end}": None for k in KEYS.values() for end in _ends(k)}
+    params |= {f"{COMBINED[2]}_from": None, f"{COMBINED[2]}_to": None}
     asked = [elem.keyword for elem in ds if elem.keyword and elem.keyword != "QueryRetrieveLevel"]
     for keyword in asked:
         key = KEYS.get(keyword)
         if key is None or LEVELS.index(key.level) > LEVELS.index(level):
             continue  # returned empty; a lower level's key is not matched (hierarchical)
         params.update(_parameters(keyword, key, ds[keyword].value))
-    return Query(level, params, asked)
+    return Query(level, params | combined_date_time(params), asked)
+
+
+def combined_date_time(params: dict) -> dict:
+    """Study Date and Study Time both given match as one range of date-times (PS3.4
+    C.2.2.2.5): `20250101-20250102` with `2200-0600` is from Jan 1 22:00 to Jan 2 06:00,
+    not every night. The bounds compare as text `YYYYMMDDHHMMSS.FFFFFF`; {} if either is
+    universal."""
+    date, time, both = COMBINED
+    days = params[f"{date}_from"], params[f"{date}_to"]
+    hours = params[f"{time}_from"], params[f"{time}_to"]
+    if days == (None, None) or hours == (None, None):
+        return {}
+    low = days[0] + (hours[0] or "") if days[0] else None
+    high = days[1] + (hours[1] or _LAST) if days[1] else None
+    unset = {f"{column}_{end}": None for column in (date, time) for end in ("from", "to")}
+    return unset | {f"{both}_from": low, f"{both}_to": high}
 
 
 def _ends(key: Key) -> tuple[str, ...]:
@@ -139,7 +159,7 @@ def _range(keyword: str, kind: str, text: str) -> tuple[str | None, str | None]:
     if dash and not (low or high):
         raise MalformedKey(f"{keyword}: a range needs at least one end")
     if kind == TIME and high:
-        high = high + "235959.999999"[len(high) :] if len(high) < 13 else high  # whole unit
+        high = high + _LAST[len(high) :] if len(high) < 13 else high  # the whole last unit
     return low or None, high or None
 
 

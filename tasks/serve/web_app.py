@@ -20,7 +20,14 @@ from spokesync.tasks.serve.keys import MalformedKey
 from spokesync.tasks.serve.lookup import TooManyMatches, find_matches
 from spokesync.tasks.serve.web_auth import Guard, Users
 from spokesync.tasks.serve.web_query import answers_json, search
-from spokesync.tasks.serve.web_wado import metadata, multipart, new_boundary, plans_for
+from spokesync.tasks.serve.web_wado import (
+    accepted_syntaxes,
+    metadata,
+    multipart,
+    new_boundary,
+    not_acceptable,
+    plans_for,
+)
 
 if TYPE_CHECKING:
     from spokesync.tasks.config import Config
@@ -82,9 +89,13 @@ def wado(kind: str):
                  [p.resolution.study_uid for p in plans])  # fmt: skip
         if kind == "metadata":
             return StreamingResponse(metadata(plans, what), media_type=DICOM_JSON)
+        asked = accepted_syntaxes(request.headers.get("accept", ""))
+        if refusal := not_acceptable(plans, asked):
+            log.info("serve: %s: not acceptable (406): %s", what, refusal)
+            return PlainTextResponse(refusal + "\n", 406)
         boundary = new_boundary()
         kind_header = f'multipart/related; type="application/dicom"; boundary={boundary}'
-        return StreamingResponse(multipart(plans, boundary, what), headers={
+        return StreamingResponse(multipart(plans, boundary, what, asked), headers={
             "Content-Type": kind_header})  # fmt: skip
 
     return endpoint

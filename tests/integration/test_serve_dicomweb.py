@@ -115,13 +115,65 @@ def test_wado_of_a_study_by_its_old_uid_equals_retrieve_out_object_by_object(web
     answer = web.get(f"/studies/{web.old}", headers={"Accept": "multipart/related; "
                                                      'type="application/dicom"'})  # fmt: skip
     assert answer.status_code == 200, answer.text
-    parts = split_related(answer.content, answer.headers["Content-Type"])
-    arrived = {ds.SOPInstanceUID: (syntax, ds) for syntax, ds in map(_read, parts)}
+    arrived = _parts(answer)
     assert set(arrived) == set(expected) and expected
     assert differences(arrived, expected) == []
     assert f"old study UID {web.old} resolved to {web.new}" in web.log.read_text()
     decoded = web.client().retrieve_study(web.new)  # dicomweb-client reads the same body
     assert {ds.SOPInstanceUID for ds in decoded} == set(expected)
+
+
+IMPLICIT, EXPLICIT, JPEG = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50"
+
+
+def wado_in(web: Web, study: str, syntax: str) -> requests.Response:
+    """WADO-RS of a study, asking for its objects in one transfer syntax (or `*`)."""
+    accept = f'multipart/related; type="application/dicom"; transfer-syntax={syntax}'
+    return web.get(f"/studies/{study}", headers={"Accept": accept})
+
+
+def test_wado_sends_the_transfer_syntax_asked_and_refuses_one_needing_transcoding(web):
+    rows = sim.manifest_of(web.drop).to_pylist()
+    study = next(r["study_instance_uid"] for r in rows if r["transfer_syntax_uid"] == IMPLICIT)
+    stored = {r["sop_instance_uid"]: r["transfer_syntax_uid"] for r in rows
+              if r["study_instance_uid"] == study}  # fmt: skip
+    assert set(stored.values()) == {IMPLICIT, EXPLICIT}  # RT objects implicit, images explicit
+    out = web.work / "retrieve-syntaxes"
+    run = cli("retrieve", study, "--out", str(out), "--config", str(web.config.file))
+    assert run.exit_code == 0, run.output
+    expected = {p.stem: dataset_of(p) for p in out.rglob("*.dcm")}
+
+    as_stored = wado_in(web, study, "*")
+    assert as_stored.status_code == 200, as_stored.text
+    arrived = _parts(as_stored)
+    assert {sop: syntax for sop, (syntax, _) in arrived.items()} == stored
+    assert differences(arrived, expected) == []
+
+    explicit = wado_in(web, study, EXPLICIT)  # implicit VR re-encoded: no value changes
+    assert explicit.status_code == 200, explicit.text
+    arrived = _parts(explicit)
+    assert {syntax for syntax, _ in arrived.values()} == {EXPLICIT} and set(arrived) == set(stored)
+    assert explicit.content.count(f"transfer-syntax={EXPLICIT}\r\n".encode()) == len(stored)
+    assert differences(arrived, expected, syntax_too=False) == []
+    decoded = web.client().retrieve_study(study, media_types=(("application/dicom", EXPLICIT),))
+    assert {ds.file_meta.TransferSyntaxUID for ds in decoded} == {EXPLICIT}
+
+    for refused in (JPEG, IMPLICIT):  # JPEG would lose data; explicit to implicit is not made
+        answer = wado_in(web, study, refused)
+        assert answer.status_code == 406, answer.text
+        assert f"transfer syntax {refused} without transcoding" in answer.text
+        assert f"{EXPLICIT} (Explicit VR Little Endian)" in answer.text
+        assert f"{IMPLICIT} (Implicit VR Little Endian)" in answer.text
+    both = web.get(f"/studies/{study}", headers={"Accept": ", ".join(
+        f'multipart/related; type="application/dicom"; transfer-syntax={s}'
+        for s in (IMPLICIT, EXPLICIT))})  # fmt: skip
+    assert both.status_code == 200 and _parts(both).keys() == stored.keys()
+    assert {syntax for syntax, _ in _parts(both).values()} == set(stored.values())
+
+
+def _parts(answer: requests.Response) -> dict:
+    parts = split_related(answer.content, answer.headers["Content-Type"])
+    return {ds.SOPInstanceUID: (syntax, ds) for syntax, ds in map(_read, parts)}
 
 
 def test_metadata_has_the_corrected_headers_without_pixel_data(web):

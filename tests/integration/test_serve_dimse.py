@@ -239,6 +239,76 @@ def test_series_image_and_patient_level_finds_list_what_the_spoke_holds(served):
         assert int(p.NumberOfPatientRelatedStudies) == len(held)
 
 
+def test_patient_root_finds_at_study_and_series_level_fill_the_keys_sent_empty(served):
+    rows = sim.manifest_of(served.drop).to_pylist()
+    spoke = studies(served.drop)
+    patient = spoke[served.new]["patient_id"]
+    answers = find(
+        served,
+        "patient-root-studies",
+        "QueryRetrieveLevel=STUDY",
+        f"PatientID={patient}",
+        "StudyInstanceUID",
+        "StudyDescription",
+        "AccessionNumber",
+        root="-P",
+    )
+    assert {a.StudyInstanceUID for a in answers} == {
+        u for u, row in spoke.items() if row["patient_id"] == patient
+    }
+    for a in answers:  # a key sent empty matches everything and comes back with its value
+        row = spoke[a.StudyInstanceUID]
+        assert (a.StudyDescription or None, a.AccessionNumber or None) == (
+            row["study_description"] or None,
+            row["accession_number"] or None,
+        )
+    series = find(
+        served,
+        "patient-root-series",
+        "QueryRetrieveLevel=SERIES",
+        f"PatientID={patient}",
+        f"StudyInstanceUID={served.new}",
+        "SeriesInstanceUID",
+        "Modality",
+        root="-P",
+    )
+    assert {(s.SeriesInstanceUID, s.Modality, s.PatientID) for s in series} == {
+        (r["series_instance_uid"], r["modality"], patient)
+        for r in rows
+        if r["study_instance_uid"] == served.new
+    }
+    other = next(r["patient_id"] for r in rows if r["patient_id"] != patient)
+    assert not find(  # the patient's unique key narrows a lower level's query
+        served,
+        "patient-root-other",
+        "QueryRetrieveLevel=SERIES",
+        f"PatientID={other}",
+        f"StudyInstanceUID={served.new}",
+        "SeriesInstanceUID",
+        root="-P",
+    )
+
+
+def test_study_date_and_time_together_match_as_one_date_time_range(served):
+    """PS3.4 C.2.2.2.5: first day from HH:MM, every day between whole, last day up to HH:MM."""
+    spoke = studies(served.drop)
+    when = sorted((row["study_date"], row["study_time"], uid) for uid, row in spoke.items())
+    hhmm = when[len(when) // 2][1][:4]
+    low, high = when[0][0] + hhmm, when[-1][0] + hhmm + "59.999999"
+    answers = find(
+        served,
+        "date-time",
+        "QueryRetrieveLevel=STUDY",
+        f"StudyDate={when[0][0]}-{when[-1][0]}",
+        f"StudyTime={hhmm}-{hhmm}",
+        "StudyInstanceUID",
+    )
+    combined = {uid for day, time, uid in when if low <= day + time <= high}
+    every_day = {uid for _, time, uid in when if time.startswith(hhmm)}
+    assert {a.StudyInstanceUID for a in answers} == combined
+    assert combined > every_day  # the days between match whatever their time
+
+
 def test_get_sends_the_study_equal_to_retrieve_out_object_by_object(served):
     expected = retrieved(served, served.new, "retrieve-get")
     got = served.work / "got"

@@ -12,7 +12,13 @@ from pydicom.dataset import Dataset
 from spokesync.catalog.errors import ConfigInvalid
 from spokesync.tasks.config import init_config, load_config, read_document, write_document
 from spokesync.tasks.serve.answers import answer
-from spokesync.tasks.serve.keys import LEVELS, MalformedKey, parse_identifier, wildcard_pattern
+from spokesync.tasks.serve.keys import (
+    KEYS,
+    LEVELS,
+    MalformedKey,
+    parse_identifier,
+    wildcard_pattern,
+)
 from spokesync.tasks.serve.lookup import narrowed
 
 
@@ -221,3 +227,115 @@ def test_refusals_map_to_the_statuses_ps3_4_names():
     assert refusal_status(TooManyMatches("more than 10000")) == 0xA700  # out of resources
     assert refusal_status(MalformedKey("StudyDate")) == 0xA900  # identifier does not match
     assert refusal_status(CatalogLocked("catalog.duckdb", 42)) == 0xC001  # unable to process
+
+
+def test_study_date_and_time_together_are_one_range_of_date_times():
+    params = parse_identifier(
+        identifier("STUDY", StudyDate="20250101-20250102", StudyTime="2200-0600")
+    ).params
+    low, high = params["study_datetime_from"], params["study_datetime_to"]
+    assert (low, high) == ("202501012200", "20250102060059.999999")
+    assert all(
+        params[f"study_{c}_{end}"] is None for c in ("date", "time") for end in ("from", "to")
+    )
+    stored = {
+        "new year's eve night": "20250101" + "233000",
+        "the next night": "20250102" + "013000",
+        "the first morning": "20250101" + "013000",
+        "the next noon": "20250102" + "120000",
+    }
+    inside = {when for when, text in stored.items() if low <= text <= high}
+    assert inside == {"new year's eve night", "the next night"}
+
+
+@pytest.mark.parametrize(
+    ("date", "time", "bounds"),
+    [
+        ("20250101", "1000", ("202501011000", "20250101100059.999999")),
+        ("20250101-", "1000-", ("202501011000", None)),
+        ("-20250102", "-0600", (None, "20250102060059.999999")),
+        ("20250101-20250102", "-0600", ("20250101", "20250102060059.999999")),
+    ],
+)
+def test_a_combined_date_time_range_is_open_where_the_date_is(date, time, bounds):
+    params = parse_identifier(identifier("STUDY", StudyDate=date, StudyTime=time)).params
+    assert (params["study_datetime_from"], params["study_datetime_to"]) == bounds
+
+
+def test_a_date_or_a_time_alone_matches_on_its_own():
+    params = parse_identifier(identifier("STUDY", StudyDate="20250101-", StudyTime="")).params
+    assert params["study_date_from"] == "20250101" and params["study_datetime_from"] is None
+    params = parse_identifier(identifier("STUDY", StudyTime="0800-0900")).params
+    assert params["study_time_from"] == "0800" and params["study_datetime_to"] is None
+
+
+def test_a_key_sent_empty_matches_everything_and_its_answer_carries_the_value():
+    ask = identifier("STUDY", StudyInstanceUID="", PatientName="", StudyDate="", AccessionNumber="")
+    query = parse_identifier(ask)
+    assert all(
+        query.params[p] is None
+        for p in ("study_instance_uid", "patient_name", "study_date_from", "accession_number")
+    )
+    row = {"study_instance_uid": "1.2", "patient_name": "DOE^JANE", "study_date": "20250101",
+           "accession_number": "A-7"}  # fmt: skip
+    ds = answer(query, row, "HUB", LEVELS)
+    assert (ds.StudyInstanceUID, ds.PatientName, ds.StudyDate, ds.AccessionNumber) == (
+        "1.2",
+        "DOE^JANE",
+        "20250101",
+        "A-7",
+    )
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "stored", "expected"),
+    [
+        ("PatientName", "doe^jane", "DOE^JANE", True),  # PN: case-insensitive is allowed
+        ("ReferringPhysicianName", "smith*", "Smith^Ann", True),
+        ("AccessionNumber", "a-7", "A-7", False),  # every other VR: exact and case-sensitive
+        ("StudyDescription", "ct*", "CT HEAD", False),
+        ("StudyID", "  S1 ", "S1", True),  # leading and trailing spaces are not significant
+    ],
+)
+def test_only_person_names_ignore_case(keyword, value, stored, expected):
+    query = parse_identifier(identifier("STUDY", **{keyword: value}))
+    assert matches(query.params[KEYS[keyword].column], stored) is expected
+
+
+@pytest.mark.parametrize(
+    ("accept", "asked"),
+    [
+        ("", None),
+        ("*/*", None),
+        ('multipart/related; type="application/dicom"', None),  # no parameter: as stored
+        ('multipart/related; type="application/dicom"; transfer-syntax=*', None),
+        (
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1',
+            {"1.2.840.10008.1.2.1"},
+        ),  # fmt: skip
+        (
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50, '
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2; q=0.5',
+            {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2"},
+        ),  # fmt: skip
+        (
+            'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50; '
+            "q=0, multipart/related; type=application/dicom",
+            None,
+        ),  # fmt: skip
+        ('multipart/related; type="application/octet-stream"; transfer-syntax=1.2', None),
+    ],
+)
+def test_wado_reads_the_transfer_syntaxes_an_accept_header_asks_for(accept, asked):
+    from spokesync.tasks.serve.web_wado import accepted_syntaxes
+
+    assert accepted_syntaxes(accept) == asked
+
+
+def test_only_implicit_vr_goes_out_in_a_syntax_other_than_its_stored_one():
+    from spokesync.tasks.serve.web_wado import sent_as
+
+    implicit, explicit, jpeg = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50"
+    assert sent_as(implicit, {explicit}) == explicit
+    assert sent_as(explicit, {implicit}) is None and sent_as(jpeg, {explicit}) is None
+    assert sent_as(jpeg, None) == jpeg and sent_as(jpeg, {jpeg, explicit}) == jpeg
