@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("spokesync.serve")
 PATIENT_ROOT, STUDY_ROOT = "1.2.840.10008.5.1.4.1.2.1", "1.2.840.10008.5.1.4.1.2.2"
+FIND_MODELS = (f"{PATIENT_ROOT}.1", f"{STUDY_ROOT}.1")
+COMBINED_BYTE = 1  # byte 2 of the C-FIND extended negotiation: combined date-time matching
 PENDING, CANCEL, SUCCESS = 0xFF00, 0xFE00, 0x0000
 IDENTIFIER_WRONG, OUT_OF_RESOURCES, UNABLE = 0xA900, 0xA700, 0xC001
 
@@ -42,10 +44,43 @@ def model_levels(sop_class: str) -> tuple[str, str, tuple[str, ...]]:
     return name, {"1": "C-FIND", "2": "C-MOVE", "3": "C-GET"}.get(service, "?"), levels
 
 
-def read_query(event, levels: tuple[str, ...]) -> Query:
+def extended_answer(app_info: dict) -> dict[str, bytes]:
+    """The hub's answer to C-FIND SOP Class Extended Negotiation (PS3.4 C.5.1.1.4): per Find
+    SOP class asked, as many bytes as asked (at most 4: relational queries, combined
+    date-time, fuzzy person names, timezone adjustment), 1 only for combined date-time
+    matching when asked; other SOP classes get no answer (not agreed)."""
+    answers = {}
+    for uid, info in app_info.items():
+        if str(uid) in FIND_MODELS and info:
+            asked = bytes(info[:4])
+            answers[uid] = bytes(int(i == COMBINED_BYTE and b == 1) for i, b in enumerate(asked))
+    return answers
+
+
+def handle_extended(event) -> dict[str, bytes]:
+    """EVT_SOP_EXTENDED: pynetdicom sends the answer in the A-ASSOCIATE-AC and keeps it
+    on the association's acceptor, where `combined_agreed` reads it back."""
+    answers = extended_answer(event.app_info)
+    log.info("serve: %s asked for extended negotiation of %d SOP classes; combined "
+             "date-time matching agreed for %d", caller(event), len(event.app_info),
+             sum(combined_in(a) for a in answers.values()))  # fmt: skip
+    return answers
+
+
+def combined_in(info: bytes | None) -> bool:
+    return bool(info) and len(info) > COMBINED_BYTE and info[COMBINED_BYTE] == 1
+
+
+def combined_agreed(event) -> bool:
+    """Did this association agree to combined date-time matching for the request's class?"""
+    agreed = event.assoc.acceptor.sop_class_extended
+    return combined_in(agreed.get(str(event.request.AffectedSOPClassUID)))
+
+
+def read_query(event, levels: tuple[str, ...], combined: bool = False) -> Query:
     """The request's identifier as a Query; one that cannot be decoded is a malformed key."""
     try:
-        return parse_identifier(event.identifier, levels)
+        return parse_identifier(event.identifier, levels, combined=combined)
     except MalformedKey:
         raise
     except Exception as exc:  # pydicom decodes lazily: any error is the identifier's encoding
@@ -73,7 +108,7 @@ def handle_find(event, config: Config) -> Iterator[tuple]:
     """Answer a C-FIND from the catalog's current values, one pending response per match."""
     model, _, levels = model_levels(event.request.AffectedSOPClassUID)
     try:
-        query = read_query(event, levels)
+        query = read_query(event, levels, combined_agreed(event))
         rows = find_matches(config, query)
     except SpokesyncError as exc:
         status = refusal_status(exc)

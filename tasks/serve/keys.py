@@ -3,9 +3,10 @@
 Each key becomes a bound parameter of catalog/sql/serve.sql: universal matching (an empty
 value, or `*` alone) is NULL; single-value and wildcard matching (`*`, `?`) an anchored RE2
 pattern, case-insensitive for person names; a list of UIDs a list; a date or time range
-(`a-b`, `a-`, `-b`, or one value) a pair of bounds; Study Date and Study Time given together
-match as one combined date-time range (C.2.2.2.5). A key the rules do not allow is refused
-with MalformedKey, which names it.
+(`a-b`, `a-`, `-b`, or one value) a pair of bounds. Study Date and Study Time given together
+match independently, each its own range, unless the caller negotiated combined date-time
+matching (C.2.2.2.5 through SOP Class Extended Negotiation, C.5.1.1.4): then as one
+date-time range. A key the rules do not allow is refused with MalformedKey, which names it.
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ class Query:
     asked: list[str] = field(default_factory=list)  # keywords of the identifier, in order
 
 
-def parse_identifier(ds: Dataset, levels: tuple[str, ...] = LEVELS) -> Query:
-    """Read the level and every matching key of an identifier; `levels` the model allows."""
+def parse_identifier(
+    ds: Dataset, levels: tuple[str, ...] = LEVELS, *, combined: bool = False
+) -> Query:
+    """Read the level and every matching key of an identifier; `levels` the model allows.
+    `combined`: the association agreed to combined date-time matching (PS3.4 C.2.2.2.5)."""
     level = str(ds.get("QueryRetrieveLevel", "")).strip().upper()
     if level not in levels:
         raise MalformedKey(
@@ -89,7 +93,7 @@ def parse_identifier(ds: Dataset, levels: tuple[str, ...] = LEVELS) -> Query:
         if key is None or LEVELS.index(key.level) > LEVELS.index(level):
             continue  # returned empty; a lower level's key is not matched (hierarchical)
         params.update(_parameters(keyword, key, ds[keyword].value))
-    return Query(level, params | combined_date_time(params), asked)
+    return Query(level, params | (combined_date_time(params) if combined else {}), asked)
 
 
 def combined_date_time(params: dict) -> dict:

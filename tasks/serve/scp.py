@@ -60,6 +60,7 @@ def start_server(config: Config) -> ThreadedAssociationServer:
     serve = config.serve
     ae = build_ae(config)
     events = [
+        (evt.EVT_SOP_EXTENDED, handlers.handle_extended),
         (evt.EVT_C_ECHO, handlers.handle_echo),
         (evt.EVT_C_FIND, handlers.handle_find, [config]),
         (evt.EVT_C_GET, handlers.handle_get, [config]),

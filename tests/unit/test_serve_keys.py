@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from spokesync.catalog.errors import ConfigInvalid
 from spokesync.tasks.config import init_config, load_config, read_document, write_document
 from spokesync.tasks.serve.answers import answer
+from spokesync.tasks.serve.handlers import combined_in, extended_answer
 from spokesync.tasks.serve.keys import (
     KEYS,
     LEVELS,
@@ -229,9 +230,9 @@ def test_refusals_map_to_the_statuses_ps3_4_names():
     assert refusal_status(CatalogLocked("catalog.duckdb", 42)) == 0xC001  # unable to process
 
 
-def test_study_date_and_time_together_are_one_range_of_date_times():
+def test_study_date_and_time_together_are_one_range_of_date_times_when_negotiated():
     params = parse_identifier(
-        identifier("STUDY", StudyDate="20250101-20250102", StudyTime="2200-0600")
+        identifier("STUDY", StudyDate="20250101-20250102", StudyTime="2200-0600"), combined=True
     ).params
     low, high = params["study_datetime_from"], params["study_datetime_to"]
     assert (low, high) == ("202501012200", "20250102060059.999999")
@@ -258,8 +259,35 @@ def test_study_date_and_time_together_are_one_range_of_date_times():
     ],
 )
 def test_a_combined_date_time_range_is_open_where_the_date_is(date, time, bounds):
-    params = parse_identifier(identifier("STUDY", StudyDate=date, StudyTime=time)).params
+    ask = identifier("STUDY", StudyDate=date, StudyTime=time)
+    params = parse_identifier(ask, combined=True).params
     assert (params["study_datetime_from"], params["study_datetime_to"]) == bounds
+
+
+def test_without_negotiation_study_date_and_time_are_two_independent_ranges():
+    ask = identifier("STUDY", StudyDate="20250101-20250102", StudyTime="2200-0600")
+    params = parse_identifier(ask).params
+    assert (params["study_date_from"], params["study_date_to"]) == ("20250101", "20250102")
+    assert (params["study_time_from"], params["study_time_to"]) == ("2200", "060059.999999")
+    assert params["study_datetime_from"] is None and params["study_datetime_to"] is None
+    assert parse_identifier(ask, combined=True).params["study_date_from"] is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "answered"),
+    [
+        (b"\x01\x01\x01\x01", b"\x00\x01\x00\x00"),  # only combined date-time is agreed
+        (b"\x00\x01", b"\x00\x01"),  # no more bytes than asked
+        (b"\x01", b"\x00"),  # relational queries alone: refused
+        (b"\x00\x00\x01", b"\x00\x00\x00"),  # fuzzy names: refused
+        (b"\x00\x01\x00\x00\x01", b"\x00\x01\x00\x00"),  # bytes past the 4th: not answered
+    ],
+)
+def test_find_extended_negotiation_agrees_to_combined_date_time_only(asked, answered):
+    study_find, study_move = "1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.1.2.2.2"
+    answers = extended_answer({study_find: asked, study_move: b"\x01"})
+    assert answers == {study_find: answered}  # a retrieve class's item gets no answer
+    assert combined_in(answers[study_find]) == (answered[1:2] == b"\x01")
 
 
 def test_a_date_or_a_time_alone_matches_on_its_own():
