@@ -1,6 +1,7 @@
 """`spokesync serve` answers real DCMTK clients (issue 20): echoscu, findscu, getscu, and movescu
-into storescp. What leaves equals `spokesync retrieve --out`, object by object; bad requests get
-a clear status and the server keeps serving."""
+into storescp, and a pynetdicom C-FIND SCU that negotiates combined date-time matching. What
+leaves equals `spokesync retrieve --out`, object by object; bad requests get a clear status and
+the server keeps serving."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.dataset import Dataset
+from pynetdicom import AE
+from pynetdicom.pdu_primitives import SOPClassExtendedNegotiation
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 import simulator as sim
 from spokesync.catalog import open_catalog
@@ -22,7 +27,7 @@ from tests.support.builders import system_tool
 from tests.support.serve import fixed_hub, spokesync_command, start
 
 HUB = "HUB"
-CALLERS = ["ECHOSCU", "FINDSCU", "GETSCU", "MOVESCU"]
+CALLERS = ["ECHOSCU", "FINDSCU", "GETSCU", "MOVESCU", "PYNETSCU"]
 
 
 @dataclass
@@ -289,24 +294,56 @@ def test_patient_root_finds_at_study_and_series_level_fill_the_keys_sent_empty(s
     )
 
 
-def test_study_date_and_time_together_match_as_one_date_time_range(served):
-    """PS3.4 C.2.2.2.5: first day from HH:MM, every day between whole, last day up to HH:MM."""
+def date_time_keys(served: Served) -> tuple[dict, set[str], set[str]]:
+    """Study Date over the spoke's first to last day with Study Time one HH:MM, and the
+    studies each rule matches: independently (any day, that minute) and combined (PS3.4
+    C.2.2.2.5: the first day from HH:MM, the days between whole, the last day up to it)."""
     spoke = studies(served.drop)
     when = sorted((row["study_date"], row["study_time"], uid) for uid, row in spoke.items())
     hhmm = when[len(when) // 2][1][:4]
     low, high = when[0][0] + hhmm, when[-1][0] + hhmm + "59.999999"
+    keys = {"StudyDate": f"{when[0][0]}-{when[-1][0]}", "StudyTime": f"{hhmm}-{hhmm}"}
+    combined = {uid for day, time, uid in when if low <= day + time <= high}
+    independent = {uid for _, time, uid in when if time.startswith(hhmm)}
+    assert combined > independent  # the keys tell the two rules apart
+    return keys, independent, combined
+
+
+def test_without_extended_negotiation_study_date_and_time_match_independently(served):
+    """findscu negotiates nothing: each key is its own range (PS3.4 C.2.2.2.5)."""
+    keys, independent, _ = date_time_keys(served)
     answers = find(
         served,
         "date-time",
         "QueryRetrieveLevel=STUDY",
-        f"StudyDate={when[0][0]}-{when[-1][0]}",
-        f"StudyTime={hhmm}-{hhmm}",
+        *[f"{keyword}={value}" for keyword, value in keys.items()],
         "StudyInstanceUID",
     )
-    combined = {uid for day, time, uid in when if low <= day + time <= high}
-    every_day = {uid for _, time, uid in when if time.startswith(hhmm)}
-    assert {a.StudyInstanceUID for a in answers} == combined
-    assert combined > every_day  # the days between match whatever their time
+    assert {a.StudyInstanceUID for a in answers} == independent
+
+
+def test_a_caller_that_negotiates_combined_date_time_matching_gets_one_range(served):
+    """A pynetdicom SCU sends the C-FIND SOP Class Extended Negotiation item asking for all
+    four options: the hub agrees to combined date-time matching only, and matches so."""
+    keys, _, combined = date_time_keys(served)
+    ask = Dataset()
+    ask.QueryRetrieveLevel, ask.StudyInstanceUID = "STUDY", ""
+    ask.StudyDate, ask.StudyTime = keys["StudyDate"], keys["StudyTime"]
+    item = SOPClassExtendedNegotiation()
+    item.sop_class_uid = StudyRootQueryRetrieveInformationModelFind
+    item.service_class_application_information = b"\x01\x01\x01\x01"
+    ae = AE(ae_title="PYNETSCU")
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    assoc = ae.associate("127.0.0.1", served.port, ae_title=HUB, ext_neg=[item])
+    assert assoc.is_established
+    try:
+        agreed = dict(assoc.acceptor.sop_class_extended)
+        responses = list(assoc.send_c_find(ask, StudyRootQueryRetrieveInformationModelFind))
+    finally:
+        assoc.release()
+    assert agreed == {StudyRootQueryRetrieveInformationModelFind: b"\x00\x01\x00\x00"}
+    assert [s.Status for s, _ in responses][-1] == 0x0000
+    assert {a.StudyInstanceUID for s, a in responses if s.Status == 0xFF00} == combined
 
 
 def test_get_sends_the_study_equal_to_retrieve_out_object_by_object(served):
