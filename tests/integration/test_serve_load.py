@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,12 +14,11 @@ from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
 import simulator as sim
-from spokesync.catalog import open_catalog
 from spokesync.tasks.config import read_document, write_document
 from tests.integration.test_retrieve_storescp import cli, dataset_of, free_port
 from tests.integration.test_serve_dimse import differences, received, studies
 from tests.support.serve import fixed_hub, spokesync_command, start
-from tests.support.serve_load import Study, Target, run_load
+from tests.support.serve_load import Study, Target, run_load, write_during_load
 
 HUB, DIMSE_AETS = "HUB", ["VIEWER1", "VIEWER2", "VIEWER3", "VIEWER4"]
 USER, PASSWORD = "viewer", "load-pass"
@@ -53,7 +51,7 @@ def loaded(archived, sample_drops, tmp_path_factory):
             expected = {u: retrieved_out(config, u, work / "expected" / u) for u in studies(drop)}
             target = target_of(drop, expected, port, web_port)
             server = starting.result()
-            writer = pool.submit(write_during_load, config, SECONDS / 2)
+            writer = pool.submit(write_during_load, config.catalog, SECONDS / 2)
             load = run_load(target, server.pid, CLIENTS, SECONDS, work / "kept", DIMSE_AETS)
             yield load, expected, server, port, writer.result()
         finally:
@@ -74,15 +72,6 @@ def target_of(drop, expected: dict, port: int, web_port: int) -> Target:
                  for uid, row in studies(drop).items()],
         stored=sorted({(r["sop_class_uid"], r["transfer_syntax_uid"]) for r in rows}),
     )  # fmt: skip
-
-
-def write_during_load(config, after: float) -> float:
-    """Seconds a writer (as a run opens the catalog) waits for the file in the middle of the
-    load: the server's readers must leave it gaps (DuckDB: one writing process or readers)."""
-    time.sleep(after)
-    start = time.monotonic()
-    with open_catalog(config.catalog):
-        return time.monotonic() - start
 
 
 def retrieved_out(config, study: str, out) -> dict:

@@ -192,6 +192,17 @@ def web_client(target: Target, first: int, until: float, tally: Tally, keep: Pat
             _keep(tally, study, parts, keep)
 
 
+def write_during_load(catalog: Path, after: float) -> float:
+    """Seconds a writer (as a run opens the catalog) waits for the file, `after` seconds into
+    a load: the server's readers must leave it gaps (DuckDB: one writing process, or readers)."""
+    from spokesync.catalog import open_catalog
+
+    time.sleep(after)
+    start = time.monotonic()
+    with open_catalog(catalog):
+        return time.monotonic() - start
+
+
 def rss_kib(pid: int) -> int:
     """The process's resident set size (VmRSS) in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
