@@ -24,7 +24,10 @@ HUB, DIMSE_AETS = "HUB", ["VIEWER1", "VIEWER2", "VIEWER3", "VIEWER4"]
 USER, PASSWORD = "viewer", "load-pass"
 ENV = {"HUB_WEB_USER": USER, "HUB_WEB_PASSWORD": PASSWORD}
 CLIENTS, SECONDS = 8, 20.0
-RSS_GROWTH_MIB = 64  # after warm-up; a leak of one study per request would pass it in seconds
+# From warm-up (every client had one study): eight studies in flight, each parsed and encoded
+# again, raise the peak (the bench's 60 s loads: up to 62 MiB, docs/benchmarks-serve.md), but
+# what remains two seconds after the load must be near the warm-up value (the bench: +5 MiB).
+PEAK_GROWTH_MIB, KEPT_MIB = 128, 32
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +85,11 @@ def retrieved_out(config, study: str, out) -> dict:
 
 
 def test_eight_clients_for_twenty_seconds_get_no_error_and_no_failed_status(loaded):
-    load, expected, _, _, _ = loaded
+    load, *_ = loaded
     errors = {t.name: t.errors for t in load.tallies if t.errors}
     assert errors == {}
-    assert all(t.retrieved >= 1 for t in load.tallies), [
-        (t.name, t.retrieved) for t in load.tallies
-    ]
+    retrieved = {t.name: t.retrieved for t in load.tallies}
+    assert min(retrieved.values()) >= 1, retrieved
     assert {t.name[:3] for t in load.tallies} == {"dim", "web"}
 
 
@@ -107,8 +109,9 @@ def test_the_servers_memory_stays_bounded_after_warm_up(loaded):
     settled = [kib for at, kib in load.rss if at <= warm]
     later = [kib for at, kib in load.rss if at > warm]
     assert settled and len(later) >= 8, (warm, load.rss)  # two seconds after warm-up at least
-    growth_mib = (max(later) - settled[-1]) / 1024
-    assert growth_mib < RSS_GROWTH_MIB, (warm, [kib // 1024 for _, kib in load.rss])
+    said = (warm, [kib // 1024 for _, kib in load.rss], load.settled_kib // 1024)
+    assert (max(later) - settled[-1]) / 1024 < PEAK_GROWTH_MIB, said
+    assert (load.settled_kib - settled[-1]) / 1024 < KEPT_MIB, said
 
 
 def test_a_run_gets_the_catalog_for_writing_while_the_server_is_under_load(loaded):

@@ -227,6 +227,7 @@ class Load:
     rss: list[tuple[float, int]]
     seconds: float
     started: float  # time.monotonic() at the start
+    settled_kib: int = 0  # the server's VmRSS two seconds after the last client stopped
 
     def warmed_up(self) -> float:
         """Seconds from the start until every client had a whole study (caches, pools, arenas
@@ -260,4 +261,7 @@ def run_load(target: Target, pid: int, clients: int, seconds: float, folder: Pat
         thread.start()
     for thread in threads:
         thread.join()
-    return Load(tallies, rss, time.monotonic() - start, start)
+    load = Load(tallies, rss, time.monotonic() - start, start)
+    time.sleep(2)
+    load.settled_kib = rss_kib(pid)
+    return load
