@@ -5,6 +5,7 @@ C-GET or C-MOVE sends. Each request opens the catalog once, briefly, in `catalog
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,13 @@ if TYPE_CHECKING:
     from spokesync.tasks.config import Config
 
 log = logging.getLogger("spokesync.serve")
-_ONE_AT_A_TIME = threading.Lock()  # associations run in threads; the catalog is opened by one
+# Associations and HTTP requests run in threads, each with its own read-only connection (DuckDB
+# shares one database instance among a process's connections to a file, and reads in parallel).
+# At most READERS at once, so a burst of requests cannot hold the memory of many plans; measured
+# in docs/benchmarks-serve.md (1 serialises every catalog read, as before issue 20's load test).
+READERS, READERS_ENV = 4, "SPOKESYNC_SERVE_READERS"
+_SET = os.environ.get(READERS_ENV, "")
+_READERS = threading.BoundedSemaphore(int(_SET) if _SET.isdigit() and int(_SET) else READERS)
 
 
 class TooManyMatches(MalformedKey):
@@ -35,7 +42,7 @@ def catalog_for_request(config: Config) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one place `spokesync serve` opens the catalog: read-only, briefly, once per request.
     It never takes the writer lock; while a run has the file open for writing the open is
     retried (catalog.connection.read_catalog), so the request waits for that commit."""
-    with _ONE_AT_A_TIME, read_catalog(config.catalog) as con:
+    with _READERS, read_catalog(config.catalog) as con:
         yield con
 
 
