@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from pydicom import dcmread
-from pydicom.filereader import read_file_meta_info
 
 from spokesync.catalog.errors import SpokeUnavailable
 from spokesync.tasks.spokes.multipart import MultipartInvalid, stream_related
@@ -23,6 +22,7 @@ from spokesync.tasks.spokes.source import ObjectRef, object_path
 
 T, R = TypeVar("T"), TypeVar("R")
 CHUNK = 1 << 16  # bytes read from the answer at a time
+META_BYTES = 4096  # enough for any file meta the hub needs the SOP UID from
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,8 @@ class PartWriter:
     def _uid(self, temp: Path) -> str:
         """The SOP UID a part of a series answer holds (its file meta, else its dataset)."""
         try:
-            uid = read_file_meta_info(temp).get("MediaStorageSOPInstanceUID")
+            with temp.open("rb") as fp:
+                uid = meta_sop_uid(fp.read(META_BYTES))
             if not uid:
                 uid = dcmread(temp, stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).get(
                     "SOPInstanceUID"
@@ -140,3 +141,24 @@ class PartWriter:
                 "SOP instance UID; check the PACS's log. Nothing was changed"
             )
         return str(uid)
+
+
+def meta_sop_uid(head: bytes) -> str | None:
+    """Media Storage SOP Instance UID (0002,0003) from the start of a Part 10 file, read
+    straight from its file meta (explicit VR little endian, PS3.10 §7.1), or None."""
+    if head[128:132] != b"DICM":
+        return None
+    at = 132
+    while at + 8 <= len(head) and head[at : at + 2] == b"\x02\x00":
+        element, vr = int.from_bytes(head[at + 2 : at + 4], "little"), head[at + 4 : at + 6]
+        if vr in (b"OB", b"OW", b"UN", b"SQ", b"UT", b"UC", b"UR"):
+            length, start = int.from_bytes(head[at + 8 : at + 12], "little"), at + 12
+        else:
+            length, start = int.from_bytes(head[at + 6 : at + 8], "little"), at + 8
+        if element == 0x0003:
+            value = head[start : start + length]
+            return (
+                value.rstrip(b"\x00 ").decode("ascii", "replace") if len(value) == length else None
+            )
+        at = start + length
+    return None

@@ -14,7 +14,7 @@ from spokesync.catalog.errors import SpokeUnavailable
 from spokesync.tasks.spokes.dimse import retrieve_queries
 from spokesync.tasks.spokes.multipart import split_related, stream_related
 from spokesync.tasks.spokes.source import ObjectRef
-from spokesync.tasks.spokes.wado import PartWriter, WadoRequest, wado_requests
+from spokesync.tasks.spokes.wado import PartWriter, WadoRequest, meta_sop_uid, wado_requests
 
 RELATED = 'multipart/related; type="application/dicom"; boundary="b0und"'
 
@@ -94,3 +94,12 @@ def test_an_answer_cut_short_leaves_no_part_file_and_names_the_request(tmp_path)
         PartWriter(request, tmp_path, "http://pacs").stream([cut], RELATED)
 
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "JPEG2000.dcm"])
+def test_a_parts_sop_uid_is_read_from_its_file_meta_as_pydicom_reads_it(name):
+    path = get_testdata_file(name)
+    with open(path, "rb") as fp:
+        head = fp.read(4096)
+    assert meta_sop_uid(head) == dcmread(path).file_meta.MediaStorageSOPInstanceUID
+    assert meta_sop_uid(head[:140]) is None and meta_sop_uid(b"\0" * 200) is None
