@@ -8,7 +8,6 @@ whole even when the spoke changes during the night; objects are fetched as store
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -53,7 +52,7 @@ class DicomwebSource:
         self.since_attribute = since_attribute
         self._local = threading.local()  # one HTTP session per fetching thread
         self._sessions: list[requests.Session] = []
-        self._listed: Counter = Counter()  # series UID -> instances listed, for whole-series GETs
+        self._listed: dict[str, int] = {}  # series UID -> instances listed, for whole-series GETs
         self.client = DICOMwebClient(self.where, session=self._session(), timeout=timeout)
         # One quick retry of a blip inside the client; the pull task's retries back off longer.
         self.client.set_http_retry_params(

@@ -6,7 +6,6 @@ plus the dataset bytes received, never decoded and re-encoded), one file per SOP
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -81,7 +80,7 @@ class DimseSource:
             )
         self._finder: Association | None = None
         self._retrieving: Association | None = None  # the C-GET/C-MOVE association under way
-        self._listed: Counter = Counter()  # study UID -> instances listed, for whole-study GETs
+        self._listed: dict[str, int] = {}  # study UID -> instances listed, for whole-study GETs
 
     def _ae(self) -> AE:
         ae = AE(ae_title=self.calling_aet)

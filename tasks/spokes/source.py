@@ -64,11 +64,12 @@ class Listing:
         self.supplied.update(present)
 
 
-def instances_per(listing: Listing, column: str) -> Counter:
+def instances_per(listing: Listing, column: str) -> dict[str, int]:
     """How many distinct instances each value of `column` (a series or study UID) lists: a
-    fetch asks for a whole series or study at once only when it wants all of them."""
+    fetch asks for a whole series or study at once only when it wants all of them. A study
+    listed again replaces its counts (dict.update), never adds to them."""
     distinct = {(row[column], row["sop_instance_uid"]) for row in listing.rows}
-    return Counter(group for group, _sop in distinct)
+    return dict(Counter(group for group, _sop in distinct))
 
 
 def listing_of(datasets: Iterable[Dataset]) -> Listing:
