@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
@@ -20,16 +19,16 @@ from pydicom.dataset import Dataset
 
 from spokesync.catalog.errors import SpokeUnavailable
 from spokesync.tasks.spokes.dicom_json import listing_of_json
-from spokesync.tasks.spokes.multipart import MultipartInvalid, split_related
 from spokesync.tasks.spokes.source import (
     TRACKED_KEYWORDS,
     Listing,
     ObjectRef,
     StudyRef,
     as_int,
-    object_path,
+    instances_per,
     since_value,
 )
+from spokesync.tasks.spokes.wado import CHUNK, PartWriter, WadoRequest, wado_requests, windowed
 
 T = TypeVar("T")
 WADO_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
@@ -53,6 +52,7 @@ class DicomwebSource:
         self.since_attribute = since_attribute
         self._local = threading.local()  # one HTTP session per fetching thread
         self._sessions: list[requests.Session] = []
+        self._listed: dict[str, int] = {}  # series UID -> instances listed, for whole-series GETs
         self.client = DICOMwebClient(self.where, session=self._session(), timeout=timeout)
         # One quick retry of a blip inside the client; the pull task's retries back off longer.
         self.client.set_http_retry_params(
@@ -100,7 +100,9 @@ class DicomwebSource:
             ),
         ):
             items.extend(page)
-        return listing_of_json(items)
+        listing = listing_of_json(items)
+        self._listed.update(instances_per(listing, "series_instance_uid"))
+        return listing
 
     def _pages(self, what: str, query: Callable[[int, int], list[dict]]) -> Iterator[list[dict]]:
         """limit/offset paging until a short page; any failure names the page and its cause."""
@@ -113,29 +115,26 @@ class DicomwebSource:
             offset += len(page)
 
     def fetch(self, refs: Iterable[ObjectRef], objects: Path) -> Iterator[tuple[str, Path]]:
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="wado") as pool:
-            yield from pool.map(lambda ref: self._fetch_one(ref, objects), refs)
+        requests_ = wado_requests(self.where, refs, self._listed)
+        yield from windowed(lambda r: self._fetch_request(r, objects), requests_, self.workers)
 
-    def _fetch_one(self, ref: ObjectRef, objects: Path) -> tuple[str, Path]:
-        path = object_path(objects, ref.sop_instance_uid, self.where)
-        url = (
-            f"{self.where}/studies/{ref.study_instance_uid}/series/{ref.series_instance_uid}"
-            f"/instances/{ref.sop_instance_uid}"
-        )
-        response = self._call(f"WADO-RS {url}", self._get, url)
-        try:
-            parts = split_related(response.content, response.headers.get("Content-Type", ""))
-        except MultipartInvalid as exc:
-            raise SpokeUnavailable(f"{url}: the WADO-RS answer is not usable ({exc})") from None
-        if len(parts) != 1:
-            raise SpokeUnavailable(
-                f"{url}: expected one object, the WADO-RS answer holds {len(parts)}"
-            )
-        path.write_bytes(parts[0])
-        return ref.sop_instance_uid, path
+    def _fetch_request(self, request: WadoRequest, objects: Path) -> list[tuple[str, Path]]:
+        """One WADO-RS request, its answer streamed to disk part by part."""
+
+        def stream() -> list[tuple[str, Path]]:
+            with self._get(request.url) as response:
+                chunks = response.iter_content(CHUNK)
+                content_type = response.headers.get("Content-Type", "")
+                return PartWriter(request, objects, self.where).stream(chunks, content_type)
+
+        return self._call(f"WADO-RS {request.url}", stream)
 
     def _get(self, url: str) -> requests.Response:
-        response = self._session().get(url, headers={"Accept": WADO_ACCEPT}, timeout=self.timeout)
+        response = self._session().get(
+            url, headers={"Accept": WADO_ACCEPT}, timeout=self.timeout, stream=True
+        )
+        if not response.ok:
+            response.close()
         response.raise_for_status()
         return response
 
@@ -156,6 +155,11 @@ class DicomwebSource:
             raise SpokeUnavailable(
                 f"{what}: cannot reach {self.where} ({_reason(exc)}); check that the PACS is "
                 "running and the url in spokesync.toml. Nothing was changed"
+            ) from None
+        except requests.RequestException as exc:  # the answer broke off while it was read
+            raise SpokeUnavailable(
+                f"{what}: the answer from {self.where} broke off ({type(exc).__name__}); the "
+                "PACS may have restarted. Nothing was changed; reconcile again"
             ) from None
 
     def close(self) -> None:

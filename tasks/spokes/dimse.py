@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from itertools import groupby
 from pathlib import Path
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelFind as FIND,
@@ -34,12 +35,16 @@ from spokesync.tasks.spokes.source import (
     ObjectRef,
     StudyRef,
     as_int,
+    instances_per,
     listing_of,
     since_value,
 )
 
 PENDING = (0xFF00, 0xFF01)
 GET_DONE = (0x0000, 0xB000)  # success, or warning: some sub-operations failed (counted later)
+# pynetdicom formats every identifier for its log whether or not anyone listens: a tenth of a
+# pull's time, and C-FIND answers carry demographics the hub never logs.
+_config.LOG_REQUEST_IDENTIFIERS = _config.LOG_RESPONSE_IDENTIFIERS = False
 
 
 class DimseSource:
@@ -74,6 +79,8 @@ class DimseSource:
                 retryable=False,
             )
         self._finder: Association | None = None
+        self._retrieving: Association | None = None  # the C-GET/C-MOVE association under way
+        self._listed: dict[str, int] = {}  # study UID -> instances listed, for whole-study GETs
 
     def _ae(self) -> AE:
         ae = AE(ae_title=self.calling_aet)
@@ -139,19 +146,28 @@ class DimseSource:
         for keyword in TRACKED_KEYWORDS:
             setattr(query, keyword, "")
         query.StudyInstanceUID = study.study_instance_uid
-        return listing_of(self._find(query, f"images of study {study.study_instance_uid}"))
+        listing = listing_of(self._find(query, f"images of study {study.study_instance_uid}"))
+        self._listed.update(instances_per(listing, "study_instance_uid"))
+        return listing
 
     def fetch(self, refs: Iterable[ObjectRef], objects: Path) -> Iterator[tuple[str, Path]]:
         refs = sorted(refs, key=lambda r: (r.study_instance_uid, r.series_instance_uid))
-        received = ReceivedObjects(objects, self.where)
+        received = ReceivedObjects(objects, self.where, {r.sop_instance_uid for r in refs})
         contexts = storage_contexts({r.sop_class_uid for r in refs})
         for classes in contexts:
             chosen = [r for r in refs if r.sop_class_uid in classes.sop_classes]
-            if self.retrieve == "get":
-                self._get(chosen, classes, received)
-            else:
-                self._move(chosen, classes, received)
-            yield from received.take()
+            how = self._get if self.retrieve == "get" else self._move
+            yield from received.while_running(partial(how, chosen, classes, received), self._stop)
+
+    def _stop(self) -> None:
+        """Abort the retrieval under way (the pull stopped while objects were arriving), and
+        wake the C-GET/C-MOVE waiting for its next answer, which then ends at once."""
+        assoc = self._retrieving
+        if assoc is not None and assoc.is_established:
+            assoc.abort()
+            queue = getattr(getattr(assoc, "dimse", None), "msg_queue", None)
+            if queue is not None:
+                queue.put((None, None))
 
     def _get(self, refs: list[ObjectRef], classes, received: ReceivedObjects) -> None:
         ae = self._ae()
@@ -161,7 +177,8 @@ class DimseSource:
         with self._association(
             ae, "C-GET", ext_neg=classes.roles(), evt_handlers=handlers
         ) as assoc:
-            for query in _series_queries(refs):
+            self._retrieving = assoc
+            for query in retrieve_queries(refs, self._listed):
                 self._retrieve(assoc.send_c_get(query, GET), "C-GET")
 
     def _move(self, refs: list[ObjectRef], classes, received: ReceivedObjects) -> None:
@@ -179,7 +196,8 @@ class DimseSource:
             ae = self._ae()
             ae.add_requested_context(MOVE)
             with self._association(ae, "C-MOVE") as assoc:
-                for query in _series_queries(refs):
+                self._retrieving = assoc
+                for query in retrieve_queries(refs, self._listed):
                     self._retrieve(assoc.send_c_move(query, self.calling_aet, MOVE), "C-MOVE")
         finally:
             server.shutdown()
@@ -195,22 +213,33 @@ class DimseSource:
                 )
 
     def close(self) -> None:
+        self._stop()
         if self._finder is not None and self._finder.is_established:
             self._finder.release()
         self._finder = None
 
 
-def _series_queries(refs: list[ObjectRef]) -> Iterator[Dataset]:
-    """One IMAGE-level identifier per series, listing its SOP instance UIDs (list matching)."""
-    for (study, series), group in groupby(
-        refs, key=lambda r: (r.study_instance_uid, r.series_instance_uid)
-    ):
-        query = Dataset()
-        query.QueryRetrieveLevel = "IMAGE"
-        query.StudyInstanceUID = study
-        query.SeriesInstanceUID = series
-        query.SOPInstanceUID = [r.sop_instance_uid for r in group]
-        yield query
+def retrieve_queries(refs: list[ObjectRef], listed: dict) -> Iterator[Dataset]:
+    """A STUDY-level identifier for a study whose listed instances are all wanted (one C-GET,
+    many sub-operations); otherwise one IMAGE-level identifier per series listing its SOP
+    instance UIDs (list matching). `refs` come sorted by study and series."""
+    for study, in_study in groupby(refs, key=lambda r: r.study_instance_uid):
+        wanted = list(in_study)
+        if len(wanted) == listed.get(study):
+            yield _identifier("STUDY", study)
+            continue
+        for series, group in groupby(wanted, key=lambda r: r.series_instance_uid):
+            query = _identifier("IMAGE", study)
+            query.SeriesInstanceUID = series
+            query.SOPInstanceUID = [r.sop_instance_uid for r in group]
+            yield query
+
+
+def _identifier(level: str, study: str) -> Dataset:
+    query = Dataset()
+    query.QueryRetrieveLevel = level
+    query.StudyInstanceUID = study
+    return query
 
 
 def _status(code: int | None) -> str:

@@ -7,7 +7,7 @@ syntax it stored it in instead of converting it to the one syntax a shared conte
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,7 @@ STORED_SYNTAXES = (
     RLELossless,
 )
 MAX_CONTEXTS = 128  # presentation contexts one association may propose (PS3.8 §9.3.2.2)
+POLL_SECONDS = 0.02  # how often objects received are handed on while a retrieval runs
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
 
@@ -80,10 +81,11 @@ def storage_contexts(sop_classes: Iterable[str | None]) -> list[StorageClasses]:
 
 
 class ReceivedObjects:
-    """The C-STORE handler: writes each object under objects/ and remembers what arrived."""
+    """The C-STORE handler: writes each object under objects/ and remembers what arrived; an
+    object not wanted (stored at the spoke after it was listed) is refused, never written."""
 
-    def __init__(self, objects: Path, where: str) -> None:
-        self.objects, self.where = objects, where
+    def __init__(self, objects: Path, where: str, wanted: set[str] | None = None) -> None:
+        self.objects, self.where, self.wanted = objects, where, wanted
         self._arrived: list[tuple[str, Path]] = []
         self._lock = threading.Lock()
 
@@ -93,6 +95,8 @@ class ReceivedObjects:
             path = object_path(self.objects, sop_uid, self.where)
         except SpokeUnavailable:
             return CANNOT_UNDERSTAND
+        if self.wanted is not None and str(sop_uid) not in self.wanted:
+            return 0x0000  # taken and dropped: the PACS need not retry it
         try:
             path.write_bytes(event.encoded_dataset(include_meta=True))
         except OSError:
@@ -105,3 +109,31 @@ class ReceivedObjects:
         with self._lock:
             arrived, self._arrived = self._arrived, []
         return arrived
+
+    def while_running(
+        self, retrieve: Callable[[], None], stop: Callable[[], None]
+    ) -> Iterator[tuple[str, Path]]:
+        """Run `retrieve` on a thread and yield objects as they arrive, so the caller reads
+        and fingerprints one while the next is on the wire. Its failure is raised here once
+        the objects that came before it are yielded; if the caller stops, `stop` ends it."""
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                retrieve()
+            except BaseException as exc:  # noqa: BLE001 (raised again on the caller's thread)
+                failed.append(exc)
+
+        worker = threading.Thread(target=run, name="dimse-retrieve", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(POLL_SECONDS)
+                yield from self.take()
+            yield from self.take()
+        finally:
+            if worker.is_alive():
+                stop()
+                worker.join()
+        if failed:
+            raise failed[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,7 +31,6 @@ from spokesync.tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT
 from spokesync.tasks.spokes.source import LISTED_COLUMNS, Listing, ObjectRef, SpokeSource, StudyRef
 
 Known = Callable[[list[str]], dict[str, dict]]  # SOP UIDs -> catalog fingerprint and values
-FETCH_CHUNK = 500  # objects asked of the source at a time
 LISTING, FETCHING = "listing studies", "fetching objects"  # the phases a pull reports
 
 
@@ -146,9 +146,9 @@ def fetch_rows(
     objects = out / "objects"
     objects.mkdir(exist_ok=True)
     by_uid = {r["sop_instance_uid"]: r for r in rows}
-    for start in range(0, len(rows), FETCH_CHUNK):
-        chunk = rows[start : start + FETCH_CHUNK]
-        for sop_uid, path in source.fetch(map(_ref, chunk), objects):
+    # all at once, so a whole series or study is one request; the source bounds what is in flight
+    with closing(source.fetch(map(_ref, rows), objects)) as fetched:  # stopped on a failure
+        for sop_uid, path in fetched:
             _describe(by_uid[sop_uid], path, out, source.where, unsupplied)
             tell(FETCHING, 1, len(rows))
     missing = [r["sop_instance_uid"] for r in rows if r["object_uri"] is None]

@@ -8,6 +8,7 @@ once, and tests drive it with an in-memory fake as well as with a real Orthanc.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -63,6 +64,14 @@ class Listing:
         self.supplied.update(present)
 
 
+def instances_per(listing: Listing, column: str) -> dict[str, int]:
+    """How many distinct instances each value of `column` (a series or study UID) lists: a
+    fetch asks for a whole series or study at once only when it wants all of them. A study
+    listed again replaces its counts (dict.update), never adds to them."""
+    distinct = {(row[column], row["sop_instance_uid"]) for row in listing.rows}
+    return dict(Counter(group for group, _sop in distinct))
+
+
 def listing_of(datasets: Iterable[Dataset]) -> Listing:
     """The Listing of header datasets (C-FIND identifiers, or objects read from files)."""
     listing = Listing()
@@ -86,7 +95,8 @@ class SpokeSource(Protocol):
         ...
 
     def fetch(self, refs: Iterable[ObjectRef], objects: Path) -> Iterator[tuple[str, Path]]:
-        """Fetch objects as the PACS sends them into `objects/`; yield (SOP UID, file)."""
+        """Fetch objects as the PACS sends them into `objects/`; yield (SOP UID, file) of the
+        objects asked for only. A generator: closing it stops what is still in flight."""
         ...
 
     def close(self) -> None: ...

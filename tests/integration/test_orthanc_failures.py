@@ -6,9 +6,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from typer.testing import CliRunner
 
 from spokesync.catalog.errors import SpokeUnavailable
+from spokesync.flows.cli.main import app
 from spokesync.tasks.config import load_config, set_spoke
+from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 from spokesync.tasks.reconcile.run import run_spoke
 from tests.support.detection import export
 from tests.support.orthanc import Orthanc, Proxy, free_port
@@ -85,3 +88,24 @@ def test_a_qido_page_that_times_out_stops_the_run(web_hub, orthanc_north):
     finally:
         proxy.stop()
     assert "offset 10" in str(error)
+
+
+def test_a_wado_rs_answer_that_breaks_off_mid_window_stops_the_pull_and_leaves_no_drop(
+    orthanc_north, tmp_path
+):
+    proxy = Proxy(orthanc_north.url, break_wado=3)  # while other requests of the window run
+    try:
+        config = pacs_hub(tmp_path / "hub", orthanc_north, "dicomweb",
+                          url=f"{proxy.url}/dicom-web", fetch_workers=4)  # fmt: skip
+        error = refused(config, "broke off")
+        out, proxy.wado_requests = tmp_path / "pulled", 0  # the CLI's third request breaks too
+        pulled = CliRunner().invoke(app, ["manifest", "pull", "north", "--out", str(out),
+                                          "--config", str(config.file)])  # fmt: skip
+    finally:
+        proxy.stop()
+    assert f"{proxy.url}/dicom-web/studies/" in str(error) and error.retryable
+    assert pulled.exit_code != 0 and "broke off" in pulled.output
+    assert not (out / "manifest.json").exists() and not (out / "manifest.parquet").exists()
+    assert not [p.name for p in (out / "objects").iterdir() if p.suffix != ".dcm"]
+    for path in (out / "objects").iterdir():  # every object kept arrived whole
+        assert read_with_fingerprint(path)[1].SOPInstanceUID == path.stem

@@ -173,25 +173,28 @@ class Orthanc:
 
 
 class Proxy:
-    """An HTTP proxy in front of Orthanc that counts WADO-RS object requests and can stall
-    every QIDO-RS page after the first (`delay`). Started on 127.0.0.1 on a free port; only GET
-    is forwarded; `stop()` shuts it down."""
+    """An HTTP proxy in front of Orthanc that counts WADO-RS object requests (those accepting
+    multipart/related), can stall every QIDO-RS page after the first (`delay`) and can cut the
+    answer to the `break_wado`-th WADO-RS request off halfway. Started on 127.0.0.1 on a free
+    port; only GET is forwarded; `stop()` shuts it down."""
 
-    def __init__(self, target: str, delay: float = 0) -> None:
+    def __init__(self, target: str, delay: float = 0, break_wado: int | None = None) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlsplit
 
         proxy = self
         self.wado_requests = self.qido_requests = 0
+        lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (the http.server API)
                 url = urlsplit(self.path)
-                if "/series/" in url.path and "/instances/" in url.path:
-                    proxy.wado_requests += 1
-                else:
-                    proxy.qido_requests += 1
+                wado = "multipart/related" in self.headers.get("Accept", "")
+                with lock:
+                    proxy.wado_requests += wado
+                    proxy.qido_requests += not wado
+                    cut = wado and proxy.wado_requests == break_wado
                 if int(parse_qs(url.query).get("offset", ["0"])[0]) > 0:
                     time.sleep(delay)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
@@ -202,7 +205,9 @@ class Proxy:
                         self.send_header(key, answer.headers[key])
                 self.send_header("Content-Length", str(len(answer.content)))
                 self.end_headers()
-                self.wfile.write(answer.content)
+                self.wfile.write(answer.content[: len(answer.content) // 2] if cut else
+                                 answer.content)  # fmt: skip
+                self.close_connection = self.close_connection or cut
 
             def log_message(self, *args):  # keep test output quiet
                 pass
