@@ -67,6 +67,18 @@ def inspect_object(data: memoryview, name: str) -> Inspected:
 
 def _walked(data: memoryview, name: str) -> Inspected | None:
     """The walk's answer for a usual object, None when pydicom must look at it."""
+    found = walk_usual(data, name)
+    if found is None:
+        return None
+    layout, pixels = found
+    header = _identity(data, layout)
+    return None if header is None else Inspected(header, pixels)
+
+
+def walk_usual(data: memoryview, name: str) -> tuple[Layout, memoryview] | None:
+    """Walk a usual object (little endian, top-level elements in order, pixel data of a defined
+    length) and return its layout and pixel value bytes; None when pydicom must look at it.
+    A cut or malformed usual object is refused (ObjectRefused naming `name`)."""
     if bytes(data[128:PREAMBLE_AND_MAGIC]) != b"DICM":
         return None
     syntax = _ascii(data, file_meta(data, name).get(_TRANSFER_SYNTAX))
@@ -79,11 +91,8 @@ def _walked(data: memoryview, name: str) -> Inspected | None:
     pixel = next((layout.elements[t] for t in PIXEL_TAGS if t in layout.elements), None)
     if pixel is None or pixel[2] == UNDEFINED:
         return None
-    header = _identity(data, layout)
-    if header is None:
-        return None
     _, offset, length = pixel
-    return Inspected(header, data[offset : offset + length])
+    return layout, data[offset : offset + length]
 
 
 def _identity(data: memoryview, layout: Layout) -> dict[str, Any] | None:
