@@ -22,7 +22,7 @@ from spokesync.tasks.manifest.part10 import (
     PREAMBLE_AND_MAGIC,
     UNDEFINED,
     Layout,
-    file_meta,
+    file_meta_end,
     walk_part10,
 )
 
@@ -81,11 +81,12 @@ def walk_usual(data: memoryview, name: str) -> tuple[Layout, memoryview] | None:
     A cut or malformed usual object is refused (ObjectRefused naming `name`)."""
     if bytes(data[128:PREAMBLE_AND_MAGIC]) != b"DICM":
         return None
-    syntax = _ascii(data, file_meta(data, name).get(_TRANSFER_SYNTAX))
+    meta = file_meta_end(data, name)
+    syntax = _ascii(data, meta[0].get(_TRANSFER_SYNTAX))
     if syntax is None or syntax in _NOT_WALKED:
         return None
     implicit = syntax == ImplicitVRLittleEndian
-    layout = walk_part10(data, name, little=True, implicit=implicit)
+    layout = walk_part10(data, name, little=True, implicit=implicit, meta=meta)
     if not layout.ordered or layout.implicit != implicit:
         return None  # the data disagrees with its transfer syntax: let pydicom judge
     pixel = next((layout.elements[t] for t in PIXEL_TAGS if t in layout.elements), None)

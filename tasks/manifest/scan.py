@@ -11,7 +11,7 @@ import shutil
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,15 @@ from spokesync.tasks.manifest.dicom_headers import (
 from spokesync.tasks.manifest.drop_write import object_uri, shown
 from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 from spokesync.tasks.manifest.part10 import MAP_ABOVE
-from spokesync.tasks.manifest.rules import MAX_UID_LENGTH, UID_PATTERN, value_problem
+from spokesync.tasks.manifest.rules import (
+    CONTROL_PATTERN,
+    MAX_UID_LENGTH,
+    UID_PATTERN,
+    refused_length,
+    value_problem,
+)
 from spokesync.tasks.manifest.scan_walk import walked_row
-from spokesync.tasks.manifest.schema import UID_COLUMNS
+from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA, UID_COLUMNS
 
 # progress(phase, advanced, total): a phase begins with its first call; total None = not counted
 Progress = Callable[[str, int, int | None], object]
@@ -43,6 +49,8 @@ REQUIRED_VALUES = {
     "patient_id": "PatientID",
 }
 _UID = re.compile(UID_PATTERN)
+_CONTROL = re.compile(CONTROL_PATTERN)
+_REFUSED_LENGTH = {name: refused_length(name) for name in MANIFEST_SCHEMA.names}
 
 
 @dataclass(frozen=True)
@@ -155,11 +163,11 @@ def row_problem(row: Mapping[str, Any]) -> str | None:
         if value is not None and (len(value) > MAX_UID_LENGTH or not _UID.match(value)):
             return f"malformed {column} {value[:80]!r} (DICOM UID syntax, at most 64 characters)"
     for column, value in row.items():
-        problem = (
-            isinstance(value, str) and column not in UID_COLUMNS and value_problem(column, value)
-        )
-        if problem:
-            return f"{column}: {problem}"
+        if not isinstance(value, str) or column in UID_COLUMNS:
+            continue
+        limit = _REFUSED_LENGTH.get(column) or refused_length(column)
+        if len(value) > limit or _CONTROL.search(value):  # then value_problem words it
+            return f"{column}: {value_problem(column, value)}"
     return None
 
 
@@ -204,7 +212,7 @@ class _Placer:
                     shutil.copyfileobj(src, dst)
         except FileExistsError:  # another file has this object_uri: the build places it later
             return item
-        return replace(item, placed=linked)
+        return Scanned(item.relative, item.row, item.reason, item.identity, item.charsets, linked)
 
 
 def _link(source: str, target: str) -> bool:

@@ -36,6 +36,7 @@ _COLUMNS = {
     for column, keyword in (TEXT_COLUMNS | INT_COLUMNS).items()
 }
 _INT32 = range(-(2**31), 2**31)
+_NAMES = tuple(MANIFEST_SCHEMA.names)
 # printable ASCII, as a text value may hold it without the walk asking pydicom
 _PLAIN = frozenset(range(0x20, 0x7F)) - {ord("\\")}
 _PN_PLAIN = _PLAIN - {ord("=")}  # pydicom drops empty trailing component groups (A== is A)
@@ -66,7 +67,7 @@ def walked_row(data: memoryview, name: str, object_uri: str) -> tuple[dict, list
     row["transfer_syntax_uid"] = _plain_meta(data, layout)
     row["fingerprint"] = PIXEL_PREFIX + hashlib.sha256(pixels).hexdigest()
     row["object_size"], row["object_uri"] = len(data), object_uri
-    return {field.name: row[field.name] for field in MANIFEST_SCHEMA}, unknown_terms(charset or "")
+    return {name: row[name] for name in _NAMES}, unknown_terms(charset or "")
 
 
 def _plain(
