@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import threading
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pydicom.data import get_testdata_file, get_testdata_files
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 
+from spokesync.tasks.manifest import scan as manifest_scan
 from spokesync.tasks.manifest.build import build_drop
 from spokesync.tasks.manifest.dicom_headers import manifest_row, unknown_character_sets
 from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
@@ -112,3 +114,22 @@ def test_a_built_drop_holds_the_rows_pydicom_gives_for_walked_and_parsed_files(t
     rows = {r["object_uri"]: r for r in pq.read_table(result.manifest_path).to_pylist()}
     expected = {f"objects/{p.name}": parsed_row(p, p.name) for p in paths}
     assert (result.rejected, rows) == (0, expected)
+
+
+def test_a_build_in_a_process_running_threads_starts_its_workers_from_a_fork_server(
+    tmp_path, sample_sources, monkeypatch
+):
+    sequential = build_drop(sample_sources["north"], "north", tmp_path / "one", workers=1)
+    monkeypatch.setattr(manifest_scan, "PARALLEL_MIN_FILES", 0)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # as Prefect's or a progress bar's thread
+    other.start()
+    try:
+        assert manifest_scan._worker_context().get_start_method() == "forkserver"
+        parallel = build_drop(sample_sources["north"], "north", tmp_path / "two", workers=2)
+    finally:
+        stop.set()
+        other.join()
+    assert manifest_scan._worker_context().get_start_method() == "fork"
+    first, second = pq.read_table(sequential.manifest_path), pq.read_table(parallel.manifest_path)
+    assert first.num_rows == 150 and first.equals(second)
