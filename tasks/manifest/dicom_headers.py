@@ -77,8 +77,12 @@ def read_identity(path: Path) -> dict[str, str | None]:
 def unknown_character_sets(ds: Dataset) -> list[str]:
     """The Specific Character Set terms pydicom does not know (it then reads the text with its
     default): such objects are archived as sent and reported, never refused (DESIGN §2)."""
-    terms = text_value(_get(ds, "SpecificCharacterSet")) or ""
-    return [t for t in (term.strip() for term in terms.split("\\")) if t not in python_encoding]
+    return unknown_terms(text_value(_get(ds, "SpecificCharacterSet")) or "")
+
+
+def unknown_terms(charset: str) -> list[str]:
+    """The terms of a Specific Character Set value (text_value of it) unknown to pydicom."""
+    return [t for t in (term.strip() for term in charset.split("\\")) if t not in python_encoding]
 
 
 def identity_disagreements(ds: Dataset | Mapping[str, Any], row: dict[str, Any]) -> list[str]:

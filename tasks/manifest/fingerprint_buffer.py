@@ -22,7 +22,7 @@ from spokesync.tasks.manifest.part10 import (
     PREAMBLE_AND_MAGIC,
     UNDEFINED,
     Layout,
-    file_meta,
+    file_meta_end,
     walk_part10,
 )
 
@@ -67,23 +67,33 @@ def inspect_object(data: memoryview, name: str) -> Inspected:
 
 def _walked(data: memoryview, name: str) -> Inspected | None:
     """The walk's answer for a usual object, None when pydicom must look at it."""
+    found = walk_usual(data, name)
+    if found is None:
+        return None
+    layout, pixels = found
+    header = _identity(data, layout)
+    return None if header is None else Inspected(header, pixels)
+
+
+def walk_usual(data: memoryview, name: str) -> tuple[Layout, memoryview] | None:
+    """Walk a usual object (little endian, top-level elements in order, pixel data of a defined
+    length) and return its layout and pixel value bytes; None when pydicom must look at it.
+    A cut or malformed usual object is refused (ObjectRefused naming `name`)."""
     if bytes(data[128:PREAMBLE_AND_MAGIC]) != b"DICM":
         return None
-    syntax = _ascii(data, file_meta(data, name).get(_TRANSFER_SYNTAX))
+    meta = file_meta_end(data, name)
+    syntax = _ascii(data, meta[0].get(_TRANSFER_SYNTAX))
     if syntax is None or syntax in _NOT_WALKED:
         return None
     implicit = syntax == ImplicitVRLittleEndian
-    layout = walk_part10(data, name, little=True, implicit=implicit)
+    layout = walk_part10(data, name, little=True, implicit=implicit, meta=meta)
     if not layout.ordered or layout.implicit != implicit:
         return None  # the data disagrees with its transfer syntax: let pydicom judge
     pixel = next((layout.elements[t] for t in PIXEL_TAGS if t in layout.elements), None)
     if pixel is None or pixel[2] == UNDEFINED:
         return None
-    header = _identity(data, layout)
-    if header is None:
-        return None
     _, offset, length = pixel
-    return Inspected(header, data[offset : offset + length])
+    return layout, data[offset : offset + length]
 
 
 def _identity(data: memoryview, layout: Layout) -> dict[str, Any] | None:

@@ -66,15 +66,27 @@ def check_complete(fp: BinaryIO, size: int, name: str, *, little: bool, implicit
     walk_part10(memoryview(held)[:size], name, little=little, implicit=implicit)
 
 
-def walk_part10(data: memoryview, name: str, *, little: bool, implicit: bool) -> Layout:
+def walk_part10(
+    data: memoryview,
+    name: str,
+    *,
+    little: bool,
+    implicit: bool,
+    meta: tuple[dict[int, tuple[bytes, int, int]], int] | None = None,
+) -> Layout:
     """Check that every element of a Part 10 buffer is complete and return the top level's
-    layout (see check_complete for `little`/`implicit`)."""
-    return _Walker(data, name).check(little=little, implicit=implicit)
+    layout (see check_complete for `little`/`implicit`; `meta`: file_meta_end's answer)."""
+    return _Walker(data, name).check(little=little, implicit=implicit, meta=meta)
 
 
 def file_meta(data: memoryview, name: str) -> dict[int, tuple[bytes, int, int]]:
     """The file meta group's elements (tag -> VR, value offset, length), checked complete."""
-    return _Walker(data, name).meta()[0]
+    return file_meta_end(data, name)[0]
+
+
+def file_meta_end(data: memoryview, name: str) -> tuple[dict[int, tuple[bytes, int, int]], int]:
+    """The file meta group's elements, and the offset where the dataset after it begins."""
+    return _Walker(data, name).meta()
 
 
 class _Walker:
@@ -96,9 +108,12 @@ class _Walker:
             start = self.pos
         return meta, start
 
-    def check(self, *, little: bool, implicit: bool) -> Layout:
-        """Skip the preamble and the file meta group, then walk the dataset to the end."""
-        meta, start = self.meta()
+    def check(
+        self, *, little: bool, implicit: bool, meta: tuple[dict, int] | None = None
+    ) -> Layout:
+        """Skip the preamble and the file meta group (`meta`: as meta() found it already), then
+        walk the dataset to the end."""
+        meta, start = meta or self.meta()
         self.pos = start
         peek = bytes(self.data[start + 4 : start + 6])
         if len(peek) == 2:  # like pydicom, trust the data over a transfer syntax that lies
@@ -137,10 +152,10 @@ class _Walker:
         return group << 16 | element, length, vr
 
     def _dataset(self, order: str, implicit: bool, *, top: Layout | None = None) -> None:
-        """Walk elements to the end of the file (top level) or to an item delimiter (nested);
-        `_header` is inlined: this loop is most of an archived object's CPU after hashing."""
+        """Walk to the end (top) or an item delimiter; the hot loop of a scan: all in locals."""
         data, size, pos, last = self.data, self.size, self.pos, -1
         implicit_header, explicit_header, long_length = _UNPACK[order]
+        elements, ordered = (top.elements, top.ordered) if top is not None else (None, True)
         while pos < size:
             if pos + 8 > size:
                 raise self._refuse("a cut element header", size)
@@ -162,9 +177,9 @@ class _Walker:
                 if top is None:
                     return
                 raise self._refuse("a stray item delimiter")
-            if top is not None:  # a tag that repeats or goes back: not in pydicom's order
-                top.ordered &= tag > last
-                top.elements[tag], last = (vr, pos, length), tag
+            if elements is not None:  # a tag that repeats or goes back: not in pydicom's order
+                ordered = ordered and tag > last
+                elements[tag], last = (vr, pos, length), tag
             if length == UNDEFINED:  # an undefined-length UN holds Implicit VR LE (PS3.5 6.2.2)
                 self.pos = pos
                 self._items(order, implicit or vr == b"UN")
@@ -173,9 +188,9 @@ class _Walker:
                 raise self._refuse(f"a value of {length} bytes", pos)
             else:
                 pos += length
-        self.pos = pos
         if top is None:
-            raise self._refuse("a sequence item without its end")
+            raise self._refuse("a sequence item without its end", pos)
+        self.pos, top.ordered = pos, ordered
 
     def _items(self, order: str, implicit: bool) -> None:
         """Walk the items of an undefined-length sequence or pixel data up to its delimiter."""

@@ -15,6 +15,7 @@ import pytest
 
 from spokesync.tasks.manifest import build as manifest_build
 from spokesync.tasks.manifest import rules as manifest_rules
+from spokesync.tasks.manifest import scan as manifest_scan
 from spokesync.tasks.manifest.build import build_drop, write_manifest
 from spokesync.tasks.manifest.fingerprints import fingerprint_file
 from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
@@ -97,7 +98,7 @@ def test_parallel_build_writes_the_same_manifest_as_a_sequential_one(
     tmp_path, sample_sources, monkeypatch
 ):
     sequential = build_drop(sample_sources["north"], "north", tmp_path / "one", workers=1)
-    monkeypatch.setattr(manifest_build, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(manifest_scan, "PARALLEL_MIN_FILES", 0)
     parallel = build_drop(sample_sources["north"], "north", tmp_path / "two", workers=2)
     first, second = pq.read_table(sequential.manifest_path), pq.read_table(parallel.manifest_path)
     assert first.num_rows == 150 and first.equals(second)
@@ -129,7 +130,7 @@ def test_progress_reports_reading_copying_and_writing_in_order_with_counts_that_
 def test_a_parallel_build_reports_its_workers_starting_before_the_files_they_read(
     tmp_path, sample_sources, monkeypatch
 ):
-    monkeypatch.setattr(manifest_build, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(manifest_scan, "PARALLEL_MIN_FILES", 0)
     calls: list[tuple] = []
     build_drop(sample_sources["south"], "south", tmp_path / "drop", workers=2,
                progress=lambda *c: calls.append(c))  # fmt: skip
