@@ -14,6 +14,7 @@ from spokesync.catalog import open_catalog
 from spokesync.catalog.errors import CatalogLocked
 from spokesync.catalog.faults import begin_commit, end_commit
 from spokesync.catalog.runs import recorded_run_ids
+from spokesync.flows.writer_limit import writer_limit_exists, writer_slot
 from spokesync.tasks.config import Config, load_config
 from spokesync.tasks.nearline.archive import ArchiveBatch, archive_batch_task, discard_all
 from spokesync.tasks.nearline.hub_check import ensure_nearline
@@ -67,7 +68,10 @@ def _reconcile(
         sweep_at_start(config)
     state = new_run(config, spoke, Path(drop) if drop else None)
     state = pull_manifest_task.with_options(task_run_name=f"pull-{spoke}")(config, state, wait)
-    state = plan_run_task.with_options(task_run_name=f"plan-{spoke}")(config, state, wait, allow)
+    with writer_slot():
+        state = plan_run_task.with_options(task_run_name=f"plan-{spoke}")(
+            config, state, wait, allow
+        )
     log_plan(state)
     if dry_run:
         return summary(state, status="dry_run")
@@ -153,7 +157,9 @@ def commit_and_report(
     begin_commit(state.run_id)  # what a Ctrl-C says depends on whether this commit went through
     try:
         commit = commit_run_task.with_options(task_run_name=f"commit-{state.spoke}")
-        result = commit(config, state, archived(state.spoke, futures), wait)
+        batches = archived(state.spoke, futures)
+        with writer_slot():
+            result = commit(config, state, batches, wait)
     finally:
         end_commit()
     get_run_logger().info(
@@ -177,9 +183,10 @@ def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict
     """Reconcile every configured spoke; one failing spoke does not stop the others.
 
     Pulls run in parallel; plans and commits run one at a time in this flow (and queue on the
-    catalog lock and the catalog-writer tag); each spoke's batches are staged while the next
-    spokes plan. Before each plan, spokes whose batches are all staged commit, so a quiet night
-    plans every spoke once; a commit that finds the catalog moved re-plans under the lock.
+    catalog lock and, where the server has it, the catalog-writer limit); each spoke's batches
+    are staged while the next spokes plan. Before each plan, spokes whose batches are all staged
+    commit, so a quiet night plans every spoke once; a commit that finds the catalog moved
+    re-plans under the lock.
     """
     config = load_config(Path(config_file) if config_file else None)
     started = datetime.now(UTC)
@@ -189,6 +196,7 @@ def nightly_reconcile(config_file: str | None = None, wait: bool = True) -> dict
         spoke: _guarded(results, spoke, partial(_start_pull, config, spoke, wait))
         for spoke in sorted(config.spokes)
     }
+    writer_limit_exists()  # asked once, while the pulls run
     staging: dict[str, tuple[RunState, list[PrefectFuture]]] = {}
     for spoke, pull in pulls.items():
         _commit_staged(config, staging, results, wait, only_ready=True)
@@ -227,7 +235,8 @@ def _plan_and_stage(
     config: Config, pull: PrefectFuture, wait: bool
 ) -> tuple[RunState, list[PrefectFuture]]:
     state = pull.result()
-    state = plan_run_task.with_options(task_run_name=f"plan-{state.spoke}")(config, state, wait)
+    with writer_slot():
+        state = plan_run_task.with_options(task_run_name=f"plan-{state.spoke}")(config, state, wait)
     log_plan(state)
     return state, submit_batches(config, state)
 

@@ -157,7 +157,13 @@ def discard_all(batches: list[ArchiveBatch]) -> None:
             discard(tar)
 
 
-@task(name="archive-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+@task(
+    name="archive-batch",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=1,
+    retry_delay_seconds=5,
+)
 def archive_batch_task(
     drop: Path, batch_path: Path, volumes: list[Path], batch: str, archived_on: date
 ) -> ArchiveBatch:

@@ -176,7 +176,7 @@ def discard_pulled_objects(state: RunState) -> None:
         shutil.rmtree(state.drop / "objects", ignore_errors=True)
 
 
-@task(name="commit-run", cache_policy=NO_CACHE, tags=["catalog-writer"])
+@task(name="commit-run", cache_policy=NO_CACHE, persist_result=False)
 def commit_run_task(
     config: Config, state: RunState, batches: list[ArchiveBatch], wait: bool | float = True
 ) -> dict:

@@ -109,6 +109,7 @@ def worth_retrying(task, task_run, state) -> bool:
 @task(
     name="pull-manifest",
     cache_policy=NO_CACHE,
+    persist_result=False,
     retries=3,
     retry_delay_seconds=exponential_backoff(backoff_factor=10),
     retry_jitter_factor=0.5,
@@ -119,7 +120,7 @@ def pull_manifest_task(config: Config, state: RunState, wait: bool | float = Tru
     return pull_and_stage(config, state, wait=wait)
 
 
-@task(name="plan-run", cache_policy=NO_CACHE, tags=["catalog-writer"])
+@task(name="plan-run", cache_policy=NO_CACHE, persist_result=False)
 def plan_run_task(
     config: Config, state: RunState, wait: bool | float = True, allow_mass_delete: bool = False
 ) -> RunState:

@@ -192,7 +192,13 @@ def clean_temporaries(root: Path, *, older_than: float = STALE_TEMP_SECONDS) -> 
     return removed
 
 
-@task(name="write-reports", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(
+    name="write-reports",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=[5, 30],
+)
 def write_reports_task(config: Config, run_id: str, wait: bool | float = True) -> list[RunReport]:
     """Write the run's report files and rebuild reports.duckdb (file I/O: retried)."""
     return write_reports(config, run_id, wait=wait)

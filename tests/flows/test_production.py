@@ -188,7 +188,6 @@ def test_readme_production_section_runs_on_demand_and_nightly_through_a_process_
     shutil.copy(ROOT / "prefect.yaml", prefect_yaml)
     shell.run(
         readme("prefect", "work-pool", "create", "spokesync", "--type", "process"),
-        readme("prefect", "concurrency-limit", "create", "catalog-writer", "1"),
     )
     # The worker polls every 2 s instead of 10 and never sees the hub's variables.
     worker_env = {k: v for k, v in shell.env.items() if k not in HUB_VARIABLES}
@@ -198,6 +197,9 @@ def test_readme_production_section_runs_on_demand_and_nightly_through_a_process_
     shell.run(
         readme("prefect", "--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_yaml))
     )
+    limit_url = f"{shell.env['PREFECT_API_URL']}/v2/concurrency_limits/catalog-writer"
+    with urllib.request.urlopen(limit_url, timeout=10) as answer:
+        assert json.load(answer)["limit"] == 1  # deploying created the catalog-writer limit
 
     runs = shell.run(
         readme(
