@@ -23,8 +23,11 @@ ORTHANC ?=
 demo: setup
 	$(RUN) spokesync demo --data-dir var/demo $(if $(ORTHANC),--orthanc $(ORTHANC))
 
+# The suite on every core, at most WORKERS processes (pytest-xdist): a test file stays on one
+# worker, so its module-scoped servers start once; each worker has its own Prefect harness.
+WORKERS ?= 2
 test: setup peers
-	$(RUN) pytest
+	$(RUN) pytest -n auto --maxprocesses $(WORKERS) --dist loadfile
 
 lint: setup
 	$(RUN) ruff check .

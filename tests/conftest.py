@@ -1,15 +1,35 @@
-"""Shared fixtures: sample spokes built once per session from real DICOM objects."""
+"""Shared fixtures: sample spokes built once per session from real DICOM objects.
+
+`make test` runs the suite on two processes (pytest-xdist, `--dist loadfile`): each worker is a
+session of its own, with its own session fixtures, Prefect harness and PREFECT_HOME, and a
+module's tests stay on one worker, so a module-scoped server starts once.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from spokesync.tasks.prefect_env import set_prefect_defaults
 
-set_prefect_defaults()  # before any test module imports Prefect
+
+def _private_prefect_home() -> Path:
+    """A PREFECT_HOME for this test process alone, removed when it exits: the temporary servers
+    that `spokesync` subprocesses start keep their database there, so two workers (or two
+    people's test runs) never share ~/.prefect's SQLite file."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    home = Path(tempfile.mkdtemp(prefix=f"spokesync-prefect-{worker}-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
+
+
+os.environ["PREFECT_HOME"] = str(_private_prefect_home())  # before any module imports Prefect
+set_prefect_defaults()
 
 # Each folder's tests carry its marker: `pytest -m "not flows"` skips the Prefect harness.
 FOLDER_MARKERS = {"integration": "integration", "flows": "flows"}
