@@ -33,15 +33,30 @@ set_prefect_defaults()
 
 # Each folder's tests carry its marker: `pytest -m "not flows"` skips the Prefect harness.
 FOLDER_MARKERS = {"integration": "integration", "flows": "flows"}
+# The files that take minutes, longest first. xdist hands test files to the workers in
+# collection order (`make test` passes --no-loadscope-reorder), so these start at once and the
+# two workers end together instead of one finishing a property test alone.
+LONG_FILES = (
+    "integration/test_spoke_truth.py",
+    "integration/test_detection_properties.py",
+    "integration/test_cli_signals.py",
+    "flows/test_production.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test by the folder it lives in (tests/integration/, tests/flows/)."""
+    """Mark every test by the folder it lives in (tests/integration/, tests/flows/), and put
+    the long files first (a file's tests stay together, in their order)."""
     here = Path(__file__).parent
     for item in items:
         folder = item.path.relative_to(here).parts[0]
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
+    items.sort(key=lambda item: _long_rank(item.path.relative_to(here).as_posix()))
+
+
+def _long_rank(file: str) -> int:
+    return LONG_FILES.index(file) if file in LONG_FILES else len(LONG_FILES)
 
 
 @pytest.fixture(scope="session")
