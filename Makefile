@@ -23,8 +23,12 @@ ORTHANC ?=
 demo: setup
 	$(RUN) spokesync demo --data-dir var/demo $(if $(ORTHANC),--orthanc $(ORTHANC))
 
+# The suite on every core, at most WORKERS processes (pytest-xdist): a test file stays on one
+# worker, so its module-scoped servers start once; each worker has its own Prefect harness.
+# Files are handed out in collection order, which tests/conftest.py starts with the long ones.
+WORKERS ?= 2
 test: setup peers
-	$(RUN) pytest
+	$(RUN) pytest -n auto --maxprocesses $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(RUN) ruff check .

@@ -1,27 +1,62 @@
-"""Shared fixtures: sample spokes built once per session from real DICOM objects."""
+"""Shared fixtures: sample spokes built once per session from real DICOM objects.
+
+`make test` runs the suite on two processes (pytest-xdist, `--dist loadfile`): each worker is a
+session of its own, with its own session fixtures, Prefect harness and PREFECT_HOME, and a
+module's tests stay on one worker, so a module-scoped server starts once.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from spokesync.tasks.prefect_env import set_prefect_defaults
 
-set_prefect_defaults()  # before any test module imports Prefect
+
+def _private_prefect_home() -> Path:
+    """A PREFECT_HOME for this test process alone, removed when it exits: the temporary servers
+    that `spokesync` subprocesses start keep their database there, so two workers (or two
+    people's test runs) never share ~/.prefect's SQLite file."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    home = Path(tempfile.mkdtemp(prefix=f"spokesync-prefect-{worker}-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
+
+
+os.environ["PREFECT_HOME"] = str(_private_prefect_home())  # before any module imports Prefect
+set_prefect_defaults()
 
 # Each folder's tests carry its marker: `pytest -m "not flows"` skips the Prefect harness.
 FOLDER_MARKERS = {"integration": "integration", "flows": "flows"}
+# The files that take minutes, longest first. xdist hands test files to the workers in
+# collection order (`make test` passes --no-loadscope-reorder), so these start at once and the
+# two workers end together instead of one finishing a property test alone.
+LONG_FILES = (
+    "integration/test_spoke_truth.py",
+    "integration/test_detection_properties.py",
+    "integration/test_cli_signals.py",
+    "flows/test_production.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test by the folder it lives in (tests/integration/, tests/flows/)."""
+    """Mark every test by the folder it lives in (tests/integration/, tests/flows/), and put
+    the long files first (a file's tests stay together, in their order)."""
     here = Path(__file__).parent
     for item in items:
         folder = item.path.relative_to(here).parts[0]
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
+    items.sort(key=lambda item: _long_rank(item.path.relative_to(here).as_posix()))
+
+
+def _long_rank(file: str) -> int:
+    return LONG_FILES.index(file) if file in LONG_FILES else len(LONG_FILES)
 
 
 @pytest.fixture(scope="session")
