@@ -2,19 +2,21 @@
 C-MOVE throughput beside their baselines, and eight clients at once.
 
     .venv/bin/python -m bench.serve [--catalog 1M] [--instances 500] [--runs 3] [--seconds 60]
-                                    [--readers 1,4] [--work var/bench]
+                                    [--readers 1,4] [--work var/bench] [--parts find,move,load]
 
 (a) study-level C-FIND latency (median, p95) over a synthetic catalog of `--catalog` instances
     (bench/synthetic.py, cached under --work), 48 queries of four kinds (Patient ID, Study UID,
     a three-day date range, a wildcard name), one client and four at once;
-(b) WADO-RS of a real study of `--instances` CT objects (bench/retrieve.py builds and corrects
-    it Orthanc-style, so every object is edited) beside a bare read of the same TAR members;
+(b) WADO-RS and C-GET (one pynetdicom client) of a real study of `--instances` CT objects
+    (bench/retrieve.py builds and corrects it Orthanc-style, so every object is edited) beside
+    a bare read of the same TAR members;
 (c) C-MOVE of that study into a real Orthanc (Debian's, loopback, free ports, temp storage,
     stopped by PID) beside `retrieve_study(..., to=)`, what `spokesync retrieve --to` runs,
     into the same Orthanc (no interpreter or Prefect start counted);
 (d) eight clients (tests/support/serve_load.py: C-FIND + C-GET, QIDO-RS + WADO-RS) for
     `--seconds`: requests/s, MB/s, errors, the server's RSS before, at peak and after.
 (a) and (d) run once per `--readers` value (SPOKESYNC_SERVE_READERS: catalog reads at once).
+`--parts` picks what runs: `find` is (a), `move` is (b) and (c), `load` is (d) (all by default).
 Every server runs as `spokesync serve` in its own process. Results: <work>/results/serve.json
 and serve.md, copied by hand into docs/benchmarks-serve.md.
 """
@@ -37,7 +39,16 @@ from bench.synthetic import ensure_catalog
 from bench.timing import machine, write_result
 from spokesync.tasks.config import init_config, load_config, read_document, write_document
 from tests.support.serve import spokesync_command, start
-from tests.support.serve_load import Study, Target, rss_kib, run_load, write_during_load
+from tests.support.serve_load import (
+    Study,
+    Tally,
+    Target,
+    _dimse_ae,
+    _dimse_round,
+    rss_kib,
+    run_load,
+    write_during_load,
+)
 
 HUB_AET, VIEWERS = "SPOKESYNC", ["BENCH1", "BENCH2", "BENCH3", "BENCH4"]
 USER, PASSWORD = "bench", "bench-pass"
@@ -138,13 +149,15 @@ def bare_read(config_file: Path, study: str) -> dict:
     return {"seconds": time.perf_counter() - start, "bytes": size}
 
 
-def wado_figures(url: str, config_file: Path, study: Study, runs: int) -> list[dict]:
-    """(b): one WADO-RS GET of the whole study per run, beside the bare read of its members."""
+def wado_figures(url: str, config_file: Path, target: Target, runs: int) -> list[dict]:
+    """(b): one WADO-RS GET and one C-GET of the whole study per run, beside the bare read of
+    its members."""
     import requests
 
     from tests.support.serve_load import WADO_ACCEPT
 
-    rows = []
+    study, rows = target.studies[0], []
+    c_get(target, study)  # untimed: the server's first request imports and compiles its readers
     for _ in range(runs):
         bare = bare_read(config_file, study.uid)
         start = time.perf_counter()
@@ -154,8 +167,18 @@ def wado_figures(url: str, config_file: Path, study: Study, runs: int) -> list[d
         assert answer.status_code == 200, answer.text[:500]
         rows.append({"wado_seconds": seconds, "wado_bytes": len(answer.content),
                      "bare_seconds": bare["seconds"], "bare_bytes": bare["bytes"],
-                     "load_1min": load_1min()})  # fmt: skip
+                     **c_get(target, study), "load_1min": load_1min()})  # fmt: skip
     return rows
+
+
+def c_get(target: Target, study: Study) -> dict:
+    """Seconds and bytes of one association's C-FIND and C-GET of the study (one client)."""
+    tally = Tally("bench")
+    start = time.perf_counter()
+    objects = _dimse_round(_dimse_ae(VIEWERS[0], target), target, study, tally)
+    seconds = time.perf_counter() - start
+    assert not tally.errors and len(objects) == study.instances, tally.errors
+    return {"get_seconds": seconds, "get_bytes": tally.received_bytes}
 
 
 def load_figures(target: Target, proc, seconds: float, folder: Path, catalog: Path) -> dict:
@@ -194,35 +217,48 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="the eight-client load")
     parser.add_argument("--readers", default="1,4", help="SPOKESYNC_SERVE_READERS values")
     parser.add_argument("--work", type=Path, default=Path("var/bench"))
+    parser.add_argument("--parts", default="find,move,load", help="find, move (b and c), load")
     args = parser.parse_args()
     args.work = args.work.absolute()  # Orthanc runs in its own folder
-    from bench.serve_move import move_figures
     from bench.shape import parse_count
 
-    readers = [int(r) for r in args.readers.split(",")]
-    document = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}}
-    document["find"] = find_figures(args.work, parse_count(args.catalog), readers)
-    write_result(args.work, "serve", document)  # kept if a later part fails
-    real = args.work / f"serve-hub-{args.instances}"
-    prepared, target = real_hub(real, args.instances)
-    config_file = Path(prepared["config"]).absolute()
-    document |= move_figures(real, config_file, target, args.runs)
-    port, web_port = bench_retrieve.free_port(), bench_retrieve.free_port()
-    configure(config_file, port, web_port)
-    url = f"http://127.0.0.1:{web_port}/dicom-web"
-    served = Target(port, HUB_AET, url, (USER, PASSWORD), target.studies, target.stored)
-    document["wado"], document["load"] = [], {}
-    for count in readers:
-        with serving(config_file, web_port, real / "serve.log", count) as proc:
-            if count == readers[-1]:
-                document["wado"] = wado_figures(url, config_file, target.studies[0], args.runs)
-            kept = real / f"kept-{count}-{time.time_ns()}"
-            catalog = load_config(config_file).catalog
-            document["load"][count] = load_figures(served, proc, args.seconds, kept, catalog)
+    readers, parts = [int(r) for r in args.readers.split(",")], args.parts.split(",")
+    document = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()},
+                "find": {}, "move": [], "wado": [], "load": {}}  # fmt: skip
+    if "find" in parts:
+        document["find"] = find_figures(args.work, parse_count(args.catalog), readers)
+        write_result(args.work, "serve", document)  # kept if a later part fails
+    if {"move", "load"} & set(parts):
+        document |= hub_figures(args, readers, parts)
     write_result(args.work, "serve", document)
     markdown = write_markdown(document)
     (args.work / "results" / "serve.md").write_text(markdown)
     print(markdown)
+
+
+def hub_figures(args, readers: list[int], parts: list[str]) -> dict:
+    """(b), (c) and (d) over the real hub of `--instances` objects."""
+    from bench.serve_move import move_figures
+
+    real = args.work / f"serve-hub-{args.instances}"
+    prepared, target = real_hub(real, args.instances)
+    config_file = Path(prepared["config"]).absolute()
+    found = {"move": [], "wado": [], "load": {}}
+    if "move" in parts:
+        found |= move_figures(real, config_file, target, args.runs)
+    port, web_port = bench_retrieve.free_port(), bench_retrieve.free_port()
+    configure(config_file, port, web_port)
+    url = f"http://127.0.0.1:{web_port}/dicom-web"
+    served = Target(port, HUB_AET, url, (USER, PASSWORD), target.studies, target.stored)
+    for count in readers if "load" in parts else readers[-1:]:
+        with serving(config_file, web_port, real / "serve.log", count) as proc:
+            if count == readers[-1] and "move" in parts:
+                found["wado"] = wado_figures(url, config_file, served, args.runs)
+            if "load" in parts:
+                kept = real / f"kept-{count}-{time.time_ns()}"
+                catalog = load_config(config_file).catalog
+                found["load"][count] = load_figures(served, proc, args.seconds, kept, catalog)
+    return found
 
 
 if __name__ == "__main__":

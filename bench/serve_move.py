@@ -44,9 +44,14 @@ def held(orthanc: Orthanc, study: Study) -> None:
     orthanc.reset()
 
 
+def served_at(target: Target, port: int) -> Target:
+    """The target with the port the hub serves DIMSE on."""
+    return Target(port, target.hub_aet, target.url, target.auth, target.studies, target.stored)
+
+
 def move_figures(work: Path, config_file: Path, target: Target, runs: int) -> dict:
     """Per repetition: C-MOVE seconds and `retrieve --to` seconds of the biggest study."""
-    from bench.serve import HUB_AET, VIEWERS, configure, load_1min, serving
+    from bench.serve import HUB_AET, VIEWERS, c_get, configure, load_1min, serving
 
     study = target.studies[0]
     orthanc = Orthanc(work / "orthanc").start()
@@ -57,6 +62,7 @@ def move_figures(work: Path, config_file: Path, target: Target, runs: int) -> di
         configure(config_file, port, web_port, destinations=destinations)
         node = f"{DESTINATION}@127.0.0.1:{orthanc.dicom_port}"
         with serving(config_file, web_port, work / "serve-move.log", 4):
+            c_get(served_at(target, port), study)  # untimed: the server's first request
             for _ in range(runs):
                 moved = c_move(port, HUB_AET, VIEWERS[0], study)
                 held(orthanc, study)

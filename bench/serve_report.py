@@ -28,11 +28,13 @@ def _find_rows(find: dict) -> list[str]:
 
 
 def _throughput_rows(document: dict) -> list[str]:
-    rows = _header("repetition", "WADO-RS MB/s", "bare TAR read MB/s", "C-MOVE to Orthanc MB/s",
-                   "retrieve --to Orthanc MB/s", "MB", "load (1 min)")  # fmt: skip
+    rows = _header("repetition", "WADO-RS MB/s", "C-GET MB/s", "bare TAR read MB/s",
+                   "C-MOVE to Orthanc MB/s", "retrieve --to Orthanc MB/s", "MB",
+                   "load (1 min)")  # fmt: skip
     for number, (wado, move) in enumerate(zip(document["wado"], document["move"], strict=False)):
         rows.append(
             f"| {number + 1} | {wado['wado_bytes'] / 1e6 / wado['wado_seconds']:.1f} | "
+            f"{wado['get_bytes'] / 1e6 / wado['get_seconds']:.1f} | "
             f"{wado['bare_bytes'] / 1e6 / wado['bare_seconds']:.1f} | "
             f"{move['bytes'] / 1e6 / move['move_seconds']:.1f} | "
             f"{move['bytes'] / 1e6 / move['retrieve_to_seconds']:.1f} | "
@@ -42,8 +44,9 @@ def _throughput_rows(document: dict) -> list[str]:
         wado = statistics.median(
             w["wado_bytes"] / 1e6 / w["wado_seconds"] for w in document["wado"]
         )
+        get = statistics.median(w["get_bytes"] / 1e6 / w["get_seconds"] for w in document["wado"])
         move = statistics.median(m["bytes"] / 1e6 / m["move_seconds"] for m in document["move"])
-        rows.append(f"| median | {wado:.1f} | | {move:.1f} | | | |")
+        rows.append(f"| median | {wado:.1f} | {get:.1f} | | {move:.1f} | | | |")
     return rows
 
 

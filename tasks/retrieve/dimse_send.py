@@ -109,13 +109,33 @@ def send_at_once(assoc: Association) -> None:
     """TCP_NODELAY and a shorter reactor delay, so each small PDU (a C-STORE response, a
     C-FIND request) leaves at once instead of waiting out the peer's delayed ACK; and every
     PDU received is acknowledged at once (`ack_at_once`)."""
+    socket_at_once(assoc)
+    if hasattr(assoc.dul, "_run_loop_delay"):
+        assoc.dul._run_loop_delay = REACTOR_DELAY
+
+
+def socket_at_once(assoc: Association) -> None:
+    """TCP_NODELAY and TCP_QUICKACK on the association's socket, its reactor left as it is: for
+    a server's associations, which may sit idle, so their reactors should not poll faster."""
     transport = getattr(assoc.dul, "socket", None)
     sock = getattr(transport, "socket", None)
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ack_at_once(transport)
-    if hasattr(assoc.dul, "_run_loop_delay"):
-        assoc.dul._run_loop_delay = REACTOR_DELAY
+
+
+@contextmanager
+def fast_reactor(assoc: Association) -> Iterator[None]:
+    """The shorter reactor delay for the length of the block (a C-GET's sends), then back."""
+    dul = assoc.dul
+    before = getattr(dul, "_run_loop_delay", None)
+    if before is not None:
+        dul._run_loop_delay = REACTOR_DELAY
+    try:
+        yield
+    finally:
+        if before is not None:
+            dul._run_loop_delay = before
 
 
 def ack_at_once(transport: object) -> None:

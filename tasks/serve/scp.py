@@ -13,6 +13,7 @@ from pydicom.uid import AllTransferSyntaxes
 from pynetdicom import AE, StoragePresentationContexts, _config, evt, sop_class
 from pynetdicom.transport import ThreadedAssociationServer
 
+from spokesync.tasks.retrieve.dimse_send import socket_at_once
 from spokesync.tasks.serve import handlers
 
 if TYPE_CHECKING:
@@ -83,6 +84,10 @@ def _peer(event) -> str:
 
 
 def _accepted(event) -> None:
+    """Small PDUs (C-FIND answers, a C-GET's C-STORE requests) leave at once and what the
+    caller sends is acknowledged at once: without it a DCMTK caller, which leaves Nagle's
+    algorithm on, waits out a delayed ACK (about 40 ms) per object it takes."""
+    socket_at_once(event.assoc)
     log.info("serve: association from %s accepted", _peer(event))
 
 
