@@ -348,8 +348,9 @@ NOTES = [
     "per study on one association (same socket tuning as the hub, objects written as",
     "received). The full pull is `pull_spoke(..., fetch_all=True)`: the listing, a whole",
     "series per WADO-RS request (a bounded window of `fetch_workers` requests, each answer",
-    "streamed part by part to disk) or a whole study per C-GET, and every object read and",
-    "fingerprinted as it arrives. A quiet pull costs queries only: it fetches no object.",
+    "streamed part by part to disk) or a whole study per C-GET, and every object read once",
+    "as it arrives, its manifest row and fingerprint taken from the Part 10 walk (pydicom",
+    "parses only an unusual object). A quiet pull costs queries only: it fetches no object.",
 ]
 
 

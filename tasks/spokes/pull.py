@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 
 from spokesync.catalog.errors import SpokeUnavailable
 from spokesync.tasks.manifest.build import Progress
-from spokesync.tasks.manifest.dicom_headers import manifest_row
-from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 from spokesync.tasks.manifest.schema import FINGERPRINT_VERSION, MANIFEST_FORMAT, MANIFEST_SCHEMA
+from spokesync.tasks.spokes.fetched_row import fetched_row
 from spokesync.tasks.spokes.source import LISTED_COLUMNS, Listing, ObjectRef, SpokeSource, StudyRef
 
 Known = Callable[[list[str]], dict[str, dict]]  # SOP UIDs -> catalog fingerprint and values
 LISTING, FETCHING = "listing studies", "fetching objects"  # the phases a pull reports
+_FROM_BYTES = ("fingerprint", "object_uri", "object_size", "transfer_syntax_uid")  # never listed
 
 
 @dataclass(frozen=True)
@@ -171,19 +171,13 @@ def _ref(row: dict) -> ObjectRef:
 
 def _describe(row: dict, path: Path, out: Path, where: str, unsupplied: tuple[str, ...]) -> None:
     """Fingerprint a fetched object; it must be the instance that was asked for."""
-    fingerprint, ds = read_with_fingerprint(path)
-    if ds.get("SOPInstanceUID") != row["sop_instance_uid"]:
+    header = fetched_row(path, path.relative_to(out).as_posix())
+    if header["sop_instance_uid"] != row["sop_instance_uid"]:
         raise SpokeUnavailable(
             f"{where}: asked for SOP instance {row['sop_instance_uid']} but received "
-            f"{ds.get('SOPInstanceUID')}; the spoke's listing and its objects disagree"
+            f"{header['sop_instance_uid']}; the spoke's listing and its objects disagree"
         )
-    row["fingerprint"] = fingerprint
-    row["object_uri"] = path.relative_to(out).as_posix()
-    row["object_size"] = path.stat().st_size
-    row["transfer_syntax_uid"] = str(ds.file_meta.get("TransferSyntaxUID") or "") or None
-    if unsupplied:
-        header = manifest_row(ds, object_uri=None, object_size=None, fingerprint=None)
-        row.update({column: header[column] for column in unsupplied})
+    row.update({column: header[column] for column in (*_FROM_BYTES, *unsupplied)})
 
 
 def write_manifest(out: Path, spoke: str, generated_at: datetime, rows: list[dict]) -> None:
