@@ -68,6 +68,7 @@ def test_the_sending_socket_has_nodelay_and_quickack_set_again_after_every_reply
     try:
         assert assoc.is_established
         send_at_once(assoc)
+        dimse_send._leave_responses_to_the_sender(assoc)  # as store_association does (#875)
         sock = assoc.dul.socket.socket
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         per_reply = []
