@@ -112,7 +112,8 @@ def segment(night: Night, study: str, convention: str) -> None:
 
 
 def correct(night: Night, study: str, attribute: str, convention: str) -> None:
-    """Correct one attribute of the study (or its first series); Orthanc re-identifies it."""
+    """Correct one attribute of the study (or its first series); Orthanc re-identifies it, and a
+    re-identified study is a UID fix that waits for review (DESIGN §4), its value change within."""
     rows = night.rows[study]
     if attribute == "series_description":
         rows = [r for r in rows if r["series_instance_uid"] == series_of(rows)[0]]
@@ -121,12 +122,12 @@ def correct(night: Night, study: str, attribute: str, convention: str) -> None:
            "series_description": "Corrected series "}[attribute] + study[-6:]  # fmt: skip
     for row in rows:
         row[attribute] = new
-    target = study
-    if convention == "orthanc":
+    target, kind = study, "ATTRIBUTES"
+    if convention == "orthanc":  # a re-identified study waits for review (DESIGN §4)
         values = night.values(study) | {"study_instance_uid": night.mint("study", study, "modify")}
         night.move(list(night.rows[study]), values, renew_sop=True)
-        target = values["study_instance_uid"]
-    night.record("ATTRIBUTES", (study,), (target,), {attribute: (old, new)})
+        target, kind = values["study_instance_uid"], "UID_FIX"
+    night.record(kind, (study,), (target,), {attribute: (old, new)})
 
 
 def delete_series(night: Night, study: str) -> None:

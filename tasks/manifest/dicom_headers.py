@@ -50,8 +50,10 @@ def manifest_row(
     Text is stripped, person names keep their DICOM form (`Family^Given`), multi-valued text is
     joined with a backslash as stored, and a number that is not a valid int32 becomes None.
     """
-    row: dict[str, Any] = {name: text_value(_get(ds, kw)) for name, kw in TEXT_COLUMNS.items()}
-    row.update({name: int_value(_get(ds, kw)) for name, kw in INT_COLUMNS.items()})
+    with warnings.catch_warnings():  # once per row: entering it costs more than a value
+        warnings.simplefilter("ignore")  # invalid values become None here, not log noise
+        row: dict[str, Any] = {n: text_value(_value(ds, kw)) for n, kw in TEXT_COLUMNS.items()}
+        row.update({name: int_value(_value(ds, kw)) for name, kw in INT_COLUMNS.items()})
     meta = getattr(ds, "file_meta", None)
     row["transfer_syntax_uid"] = text_value(meta.get("TransferSyntaxUID") if meta else None)
     row["fingerprint"] = fingerprint
@@ -101,10 +103,15 @@ def _get(ds: Dataset | Mapping[str, Any], keyword: str) -> object:
     """Return an attribute's value, or None when it is absent or pydicom cannot convert it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid values become None here, not log noise
-        try:
-            return ds.get(keyword)
-        except Exception:  # a malformed value in a spoke's object must not stop its manifest
-            return None
+        return _value(ds, keyword)
+
+
+def _value(ds: Dataset | Mapping[str, Any], keyword: str) -> object:
+    """_get without its own warnings filter (the caller has set one)."""
+    try:
+        return ds.get(keyword)
+    except Exception:  # a malformed value in a spoke's object must not stop its manifest
+        return None
 
 
 def text_value(value: object) -> str | None:

@@ -10,36 +10,23 @@ returns None and the caller parses the file with pydicom as before; both give th
 from __future__ import annotations
 
 import hashlib
-import warnings
-from functools import lru_cache
 from typing import Any
 
-from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
-
-from spokesync.tasks.manifest.dicom_headers import (
-    INT_COLUMNS,
-    TEXT_COLUMNS,
-    text_value,
-    unknown_terms,
-)
+from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, text_value, unknown_terms
 from spokesync.tasks.manifest.fingerprint_buffer import walk_usual
 from spokesync.tasks.manifest.fingerprints import PIXEL_PREFIX
 from spokesync.tasks.manifest.part10 import Layout
+from spokesync.tasks.manifest.plain_values import (
+    CHARSET,
+    COLUMNS,
+    plain_number,
+    plain_text,
+    reads_ascii_as_ascii,
+)
 from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
-_CHARSET, _TRANSFER_SYNTAX = 0x00080005, 0x00020010
-# manifest column -> (tag, its dictionary VR as stored in Explicit VR)
-_COLUMNS = {
-    column: (tag_for_keyword(keyword), dictionary_VR(keyword).encode())
-    for column, keyword in (TEXT_COLUMNS | INT_COLUMNS).items()
-}
-_INT32 = range(-(2**31), 2**31)
+_TRANSFER_SYNTAX = 0x00020010
 _NAMES = tuple(MANIFEST_SCHEMA.names)
-# printable ASCII, as a text value may hold it without the walk asking pydicom
-_PLAIN = frozenset(range(0x20, 0x7F)) - {ord("\\")}
-_PN_PLAIN = _PLAIN - {ord("=")}  # pydicom drops empty trailing component groups (A== is A)
 
 
 def walked_row(data: memoryview, name: str, object_uri: str) -> tuple[dict, list[str]] | None:
@@ -50,17 +37,17 @@ def walked_row(data: memoryview, name: str, object_uri: str) -> tuple[dict, list
     if found is None:
         return None
     layout, pixels = found
-    charset = _plain(data, layout, _CHARSET, b"CS", keep_backslash=True)
-    if charset is False or not _reads_ascii_as_ascii(_raw(data, layout, _CHARSET)):
+    charset = _plain(data, layout, CHARSET, b"CS", keep_backslash=True)
+    if charset is False or not reads_ascii_as_ascii(_raw(data, layout, CHARSET)):
         return None
     row: dict[str, Any] = {}
-    for column, (tag, vr) in _COLUMNS.items():
+    for column, (tag, vr) in COLUMNS.items():
         value = _plain(data, layout, tag, vr, pn=vr == b"PN")
         if value is False:
             return None
         row[column] = value
     for column in INT_COLUMNS:
-        number = _number(row[column])
+        number = plain_number(row[column])
         if number is False:
             return None
         row[column] = number
@@ -74,24 +61,14 @@ def _plain(
     data: memoryview, layout: Layout, tag: int, vr: bytes, *, pn: bool = False,
     keep_backslash: bool = False,
 ) -> str | None | bool:  # fmt: skip
-    """A value as manifest_row gives it (stripped text, None when absent or empty), or False
-    when only pydicom can say: another VR than the dictionary's, or text that is not plain."""
+    """A value as manifest_row gives it (None when absent), or False when only pydicom can
+    say: another VR than the dictionary's, or text that is not plain."""
     where = layout.elements.get(tag)
     if where is None:
         return None
     if where[0] not in (vr, b""):
         return False
-    raw = _raw(data, layout, tag).rstrip(b"\x00 ")
-    allowed = _PN_PLAIN if pn else _PLAIN
-    if keep_backslash:  # a CS list (Specific Character Set): pydicom splits, strips, rejoins
-        parts = raw.split(b"\\")
-        if not all(allowed.issuperset(part) for part in parts):
-            return False
-        return text_value([part.decode("ascii") for part in parts] if len(parts) > 1 else
-                          raw.decode("ascii"))  # fmt: skip
-    if not allowed.issuperset(raw):
-        return False
-    return raw.decode("ascii").strip(" ") or None
+    return plain_text(_raw(data, layout, tag), pn=pn, keep_backslash=keep_backslash)
 
 
 def _raw(data: memoryview, layout: Layout, tag: int) -> bytes:
@@ -107,33 +84,3 @@ def _plain_meta(data: memoryview, layout: Layout) -> str | None:
         return None
     _, offset, length = where
     return text_value(bytes(data[offset : offset + length]).decode("latin-1"))
-
-
-def _number(text: str | None) -> int | None | bool:
-    """An IS value as int_value gives it; False for anything but plain decimal digits."""
-    if text is None:
-        return None
-    digits = text.removeprefix("-").removeprefix("+") if text[:1] in "+-" else text
-    if not (digits.isdigit() and digits.isascii() and len(digits) <= 12):
-        return False
-    number = int(text)
-    return number if number in _INT32 else None
-
-
-@lru_cache(maxsize=64)
-def _reads_ascii_as_ascii(raw: bytes) -> bool:
-    """Whether pydicom, under this Specific Character Set value, reads plain ASCII unchanged."""
-    sample = bytes(sorted(_PN_PLAIN))
-    ds = Dataset()
-    if raw:
-        ds[_CHARSET] = RawDataElement(_CHARSET, "CS", len(raw), raw, 0, False, True)  # type: ignore[assignment]
-    for keyword, vr in (("PatientName", "PN"), ("StudyDescription", "LO"), ("StudyID", "SH")):
-        tag = tag_for_keyword(keyword)
-        ds[tag] = RawDataElement(tag, vr, len(sample), sample, 0, False, True)  # type: ignore[assignment]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return all(str(ds[k].value) == sample.decode() for k in ("PatientName",
-                       "StudyDescription", "StudyID"))  # fmt: skip
-        except Exception:  # a character set pydicom cannot use: let pydicom read the file
-            return False

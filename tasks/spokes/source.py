@@ -19,9 +19,10 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from spokesync.catalog.errors import ConfigInvalid, SpokeUnavailable
-from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS, manifest_row
+from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, TEXT_COLUMNS
 from spokesync.tasks.manifest.rules import MAX_UID_LENGTH, UID_FIX, UID_PATTERN
 from spokesync.tasks.manifest.schema import REQUIRED_COLUMNS
+from spokesync.tasks.spokes.listed_row import listed_row
 
 # Every manifest attribute a source must return for each instance (DESIGN §2).
 TRACKED_KEYWORDS = tuple(TEXT_COLUMNS.values()) + tuple(INT_COLUMNS.values())
@@ -30,6 +31,7 @@ LISTED_COLUMNS = {
     **{c: k for c, k in TEXT_COLUMNS.items() if c not in REQUIRED_COLUMNS},
     **INT_COLUMNS,
 }
+_LISTED_TAGS = {column: tag_for_keyword(keyword) for column, keyword in LISTED_COLUMNS.items()}
 _UID = re.compile(UID_PATTERN)
 
 
@@ -76,8 +78,7 @@ def listing_of(datasets: Iterable[Dataset]) -> Listing:
     """The Listing of header datasets (C-FIND identifiers, or objects read from files)."""
     listing = Listing()
     for ds in datasets:
-        row = manifest_row(ds, object_uri=None, object_size=None, fingerprint=None)
-        listing.add(row, (c for c, keyword in LISTED_COLUMNS.items() if keyword in ds))
+        listing.add(listed_row(ds), (c for c, tag in _LISTED_TAGS.items() if tag in ds))
     return listing
 
 

@@ -91,3 +91,11 @@ def flip_byte(path: Path, offset: int) -> None:
         byte = f.read(1)
         f.seek(offset)
         f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def pydicom_test_files() -> list[Path]:
+    """The DICOM files bundled with pydicom. pydicom's get_testdata_files also asks the network
+    for its optional data set, and waits about 15 s for each failure where there is none."""
+    import pydicom.data
+
+    return sorted((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm"))

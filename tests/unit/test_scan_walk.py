@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file, get_testdata_files
+from pydicom.data import get_testdata_file
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 
@@ -20,6 +20,7 @@ from spokesync.tasks.manifest.build import build_drop
 from spokesync.tasks.manifest.dicom_headers import manifest_row, unknown_character_sets
 from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
 from spokesync.tasks.manifest.scan_walk import walked_row
+from tests.support.builders import pydicom_test_files
 
 # keyword -> raw value bytes written into a copy of CT_small; the walk reads these itself
 WALKED = {
@@ -89,7 +90,7 @@ def test_a_value_only_pydicom_can_read_sends_the_file_to_pydicom(tmp_path, case)
 
 def test_every_pydicom_test_file_walked_gives_the_row_its_parse_gives():
     seen = 0
-    for name in get_testdata_files("*.dcm"):
+    for name in pydicom_test_files():
         path = Path(name)
         try:
             found = walked(path)

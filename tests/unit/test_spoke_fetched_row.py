@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file, get_testdata_files
+from pydicom.data import get_testdata_file
 
 from spokesync.catalog.errors import ObjectRefused
 from spokesync.tasks.manifest.dicom_headers import manifest_row
@@ -17,6 +17,7 @@ from spokesync.tasks.manifest.scan_walk import walked_row
 from spokesync.tasks.spokes.fetched_row import fetched_row
 from spokesync.tasks.spokes.pull import pull_drop
 from spokesync.tasks.spokes.source import StudyRef, listing_of, object_path
+from tests.support.builders import pydicom_test_files
 
 USUAL, UNUSUAL = "CT_small.dcm", "MR_small_bigendian.dcm"  # big endian: only pydicom reads it
 
@@ -37,7 +38,7 @@ def is_walked(path: Path) -> bool:
 
 def test_every_pydicom_test_file_fetched_gives_the_row_pydicom_gives():
     walked = 0
-    for name in get_testdata_files("*.dcm"):
+    for name in pydicom_test_files():
         path = Path(name)
         try:
             expected = parsed_row(path, f"objects/{path.name}")
