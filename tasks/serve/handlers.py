@@ -28,7 +28,13 @@ from spokesync.tasks.retrieve.dimse_send import (
 from spokesync.tasks.retrieve.plan import StudyPlan
 from spokesync.tasks.retrieve.study import FailedObject, corrected_objects
 from spokesync.tasks.serve.answers import answer
-from spokesync.tasks.serve.keys import LEVELS, MalformedKey, Query, parse_identifier
+from spokesync.tasks.serve.keys import (
+    LEVELS,
+    MalformedKey,
+    Query,
+    check_one_patient,
+    parse_identifier,
+)
 from spokesync.tasks.serve.lookup import TooManyMatches, find_matches, retrieval_plans
 
 if TYPE_CHECKING:
@@ -141,7 +147,10 @@ def planned(event, config: Config, what: str) -> list[StudyPlan] | Dataset:
     """The plans a C-GET or C-MOVE sends, or the failure status that refuses it."""
     _, _, levels = model_levels(event.request.AffectedSOPClassUID)
     try:
-        return retrieval_plans(config, read_query(event, levels))
+        query = read_query(event, levels)
+        if query.level == "PATIENT":
+            check_one_patient(event.identifier)
+        return retrieval_plans(config, query)
     except SpokesyncError as exc:
         status = refusal_status(exc)
         log.warning("serve: %s from %s refused (0x%04X): %s", what, caller(event), status, exc)

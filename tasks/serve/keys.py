@@ -96,6 +96,16 @@ def parse_identifier(
     return Query(level, params | (combined_date_time(params) if combined else {}), asked)
 
 
+def check_one_patient(ds: Dataset) -> None:
+    """A PATIENT level C-GET or C-MOVE names one patient: its Patient ID by single value
+    matching, as a retrieve's unique key must be (PS3.4 C.4.2.2.1); a wildcard or a list would
+    send every matching patient's studies, so it is refused by name (never by value)."""
+    value = ds.get("PatientID")
+    text = "" if value is None else str(value).strip()
+    if isinstance(value, MultiValue) or "\\" in text or "*" in text or "?" in text:
+        raise MalformedKey("PatientID: a PATIENT level retrieve names one patient, no wildcards")
+
+
 def combined_date_time(params: dict) -> dict:
     """Study Date and Study Time both given match as one range of date-times (PS3.4
     C.2.2.2.5): `20250101-20250102` with `2200-0600` is from Jan 1 22:00 to Jan 2 06:00,

@@ -423,12 +423,18 @@ def test_bad_retrieves_get_a_clear_status_send_nothing_and_the_server_keeps_serv
         *k("QueryRetrieveLevel=SERIES", f"StudyInstanceUID={served.new}"),
     )
     assert "Failed" in said, said
+    code, said = dcmtk(
+        served, "getscu", "-P", "-od", str(served.work),
+        *k("QueryRetrieveLevel=PATIENT", "PatientID=*"),
+    )  # fmt: skip
+    assert "Failed" in said, said  # a wildcard would send every patient's studies
     assert set(served.moved.iterdir()) == before  # nothing was sent for any of them
     log = served.log.read_text()
     assert "unknown destination NOBODY" in log
     assert "no current study for 1 requested UID(s): ['1.2.3.4']" in log
     assert "C-MOVE from MOVESCU refused (0xA900): StudyInstanceUID" in log
     assert "C-GET from GETSCU refused (0xA900): a SERIES level retrieve needs" in log
+    assert "C-GET from GETSCU refused (0xA900): PatientID: a PATIENT level retrieve names" in log
     assert dcmtk(served, "echoscu")[0] == 0
 
 

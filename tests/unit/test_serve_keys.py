@@ -17,6 +17,7 @@ from spokesync.tasks.serve.keys import (
     KEYS,
     LEVELS,
     MalformedKey,
+    check_one_patient,
     parse_identifier,
     wildcard_pattern,
 )
@@ -367,3 +368,14 @@ def test_only_implicit_vr_goes_out_in_a_syntax_other_than_its_stored_one():
     assert sent_as(implicit, {explicit}) == explicit
     assert sent_as(explicit, {implicit}) is None and sent_as(jpeg, {explicit}) is None
     assert sent_as(jpeg, None) == jpeg and sent_as(jpeg, {jpeg, explicit}) == jpeg
+
+
+@pytest.mark.parametrize("patient_id", ["P*", "P?", "*", ["P1", "P2"]], ids=str)
+def test_a_patient_level_retrieve_by_a_wildcard_or_a_list_of_patients_is_refused(patient_id):
+    with pytest.raises(MalformedKey, match="names one patient") as refused:
+        check_one_patient(identifier("PATIENT", PatientID=patient_id))
+    assert "P1" not in str(refused.value) and "P*" not in str(refused.value)  # never the value
+
+
+def test_a_patient_level_retrieve_of_one_patient_passes():
+    check_one_patient(identifier("PATIENT", PatientID="P1"))
