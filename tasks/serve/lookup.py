@@ -7,18 +7,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import duckdb
+from pydicom.dataset import Dataset
 
 from spokesync.catalog import read_catalog
 from spokesync.catalog import serve as catalog
+from spokesync.catalog.errors import SpokesyncError
 from spokesync.catalog.retrieve import StudyNotRetrievable, StudyResolution
 from spokesync.tasks.retrieve.plan import StudyPlan, read_plan
-from spokesync.tasks.serve.keys import KEYS, MalformedKey, Query
+from spokesync.tasks.serve.keys import KEYS, MalformedKey, Query, parse_identifier
 
 if TYPE_CHECKING:
     from spokesync.tasks.config import Config
@@ -31,6 +34,7 @@ log = logging.getLogger("spokesync.serve")
 READERS, READERS_ENV = 4, "SPOKESYNC_SERVE_READERS"
 _SET = os.environ.get(READERS_ENV, "")
 _READERS = threading.BoundedSemaphore(int(_SET) if _SET.isdigit() and int(_SET) else READERS)
+WARM_UP_UID = "2.25.0"  # a valid UID no one issues (2.25 + the nil UUID): matches nothing
 
 
 class TooManyMatches(MalformedKey):
@@ -63,6 +67,23 @@ def find_matches(config: Config, query: Query) -> list[dict]:
             "narrow it with more keys"
         )
     return rows
+
+
+def warm_up(config: Config) -> None:
+    """Answer one study-level C-FIND that matches nothing before any caller asks, so the first
+    caller does not wait while the catalog readers' dependencies load (about a second on a
+    2-core host, measured in docs/benchmarks-serve.md). A catalog that cannot be read now is
+    left for the first request to report."""
+    probe = Dataset()
+    probe.QueryRetrieveLevel, probe.StudyInstanceUID = "STUDY", WARM_UP_UID
+    probe.NumberOfStudyRelatedInstances = probe.ModalitiesInStudy = ""
+    start = time.perf_counter()
+    try:
+        find_matches(config, parse_identifier(probe))
+    except SpokesyncError as exc:
+        log.info("serve: warm-up skipped (%s)", exc)
+        return
+    log.info("serve: catalog readers ready in %.1f s", time.perf_counter() - start)
 
 
 def retrieval_plans(config: Config, query: Query) -> list[StudyPlan]:

@@ -7,6 +7,7 @@ the C-MOVE destinations and `[serve] calling_aets`; any other is rejected at ass
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from pydicom.uid import AllTransferSyntaxes
@@ -15,6 +16,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from spokesync.tasks.retrieve.dimse_send import socket_at_once
 from spokesync.tasks.serve import handlers
+from spokesync.tasks.serve.lookup import warm_up
 
 if TYPE_CHECKING:
     from spokesync.tasks.config import Config
@@ -72,6 +74,7 @@ def start_server(config: Config) -> ThreadedAssociationServer:
         (evt.EVT_ABORTED, _released),
     ]
     server = ae.start_server((serve.bind, serve.port), block=False, evt_handlers=events)
+    threading.Thread(target=warm_up, args=(config,), name="serve-warm-up", daemon=True).start()
     log.info("serve: %s listening on %s:%d; %d known callers, %d move destinations",
              serve.ae_title, serve.bind, serve.port, len(ae.require_calling_aet),
              len(serve.destinations))  # fmt: skip

@@ -155,6 +155,14 @@ def differences(arrived: dict, expected: dict, *, syntax_too: bool = True) -> li
     return said
 
 
+def test_the_server_reads_its_catalog_once_before_any_caller_asks(served):
+    deadline = time.monotonic() + 30  # the warm-up runs beside the listening server
+    while "serve: catalog readers ready in" not in served.log.read_text():
+        assert time.monotonic() < deadline, served.log.read_text()[-2000:]
+        time.sleep(0.2)
+    assert "no current study" not in served.log.read_text()  # its probe matches nothing
+
+
 def test_echo_answers_and_an_unknown_calling_ae_is_rejected_with_a_log_line(served):
     assert dcmtk(served, "echoscu")[0] == 0
     code, said = dcmtk(served, "echoscu", aet="STRANGER")

@@ -21,7 +21,7 @@ from spokesync.tasks.serve.keys import (
     parse_identifier,
     wildcard_pattern,
 )
-from spokesync.tasks.serve.lookup import narrowed
+from spokesync.tasks.serve.lookup import narrowed, warm_up
 
 
 def identifier(level: str, **keys) -> Dataset:
@@ -379,3 +379,11 @@ def test_a_patient_level_retrieve_by_a_wildcard_or_a_list_of_patients_is_refused
 
 def test_a_patient_level_retrieve_of_one_patient_passes():
     check_one_patient(identifier("PATIENT", PatientID="P1"))
+
+
+def test_warm_up_with_no_catalog_yet_logs_and_leaves_it_to_the_first_request(tmp_path, caplog):
+    config = serve_config(tmp_path, {})
+    with caplog.at_level("INFO", logger="spokesync.serve"):
+        warm_up(config)  # no catalog file yet: nothing raised, the server keeps starting
+    assert "serve: warm-up skipped (there is no catalog at" in caplog.text
+    assert not config.catalog.exists()  # a reader never creates the catalog
