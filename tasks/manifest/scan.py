@@ -23,7 +23,6 @@ from spokesync.tasks.manifest.dicom_headers import (
 )
 from spokesync.tasks.manifest.drop_write import object_uri, shown
 from spokesync.tasks.manifest.fingerprints import read_with_fingerprint
-from spokesync.tasks.manifest.part10 import MAP_ABOVE
 from spokesync.tasks.manifest.rules import (
     CONTROL_PATTERN,
     MAX_UID_LENGTH,
@@ -31,7 +30,7 @@ from spokesync.tasks.manifest.rules import (
     refused_length,
     value_problem,
 )
-from spokesync.tasks.manifest.scan_walk import walked_row
+from spokesync.tasks.manifest.scan_walk import walked_file
 from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA, UID_COLUMNS
 
 # progress(phase, advanced, total): a phase begins with its first call; total None = not counted
@@ -128,8 +127,7 @@ def scan_file(dicom_dir: Path, relative: str) -> Scanned:
     reads any other, and words every refusal, as it always has."""
     path = Path(dicom_dir) / relative
     uri = object_uri(relative)
-    data = _read_whole(path)
-    found = _walked(data, os.fspath(path), uri) if data is not None else None
+    found = walked_file(path, uri)
     if found is not None:
         return _judged(Scanned(relative, found[0], None, charsets=tuple(found[1])))
     try:
@@ -169,24 +167,6 @@ def row_problem(row: Mapping[str, Any]) -> str | None:
         if len(value) > limit or _CONTROL.search(value):  # then value_problem words it
             return f"{column}: {value_problem(column, value)}"
     return None
-
-
-def _read_whole(path: Path) -> bytes | None:
-    """The file's bytes in one read; None when it is too large to hold or cannot be read."""
-    try:
-        with open(path, "rb", buffering=0) as handle:
-            if os.fstat(handle.fileno()).st_size > MAP_ABOVE:
-                return None  # read_with_fingerprint streams its pixel data instead
-            return handle.readall()
-    except OSError:
-        return None
-
-
-def _walked(data: bytes, name: str, uri: str) -> tuple[dict, list[str]] | None:
-    try:
-        return walked_row(memoryview(data), name, uri)
-    except ObjectRefused:  # pydicom reads it again, to word the refusal as it always has
-        return None
 
 
 class _Placer:

@@ -10,12 +10,15 @@ returns None and the caller parses the file with pydicom as before; both give th
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 from typing import Any
 
+from spokesync.catalog.errors import ObjectRefused
 from spokesync.tasks.manifest.dicom_headers import INT_COLUMNS, text_value, unknown_terms
 from spokesync.tasks.manifest.fingerprint_buffer import walk_usual
 from spokesync.tasks.manifest.fingerprints import PIXEL_PREFIX
-from spokesync.tasks.manifest.part10 import Layout
+from spokesync.tasks.manifest.part10 import MAP_ABOVE, Layout
 from spokesync.tasks.manifest.plain_values import (
     CHARSET,
     COLUMNS,
@@ -27,6 +30,20 @@ from spokesync.tasks.manifest.schema import MANIFEST_SCHEMA
 
 _TRANSFER_SYNTAX = 0x00020010
 _NAMES = tuple(MANIFEST_SCHEMA.names)
+
+
+def walked_file(path: Path, object_uri: str) -> tuple[dict, list[str]] | None:
+    """walked_row of the file at `path`, read whole in one read; None when the file is too
+    large to hold (pydicom then streams its pixel data), cannot be read, is unusual or is
+    refused (pydicom reads it again, to word the refusal as it always has)."""
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            if os.fstat(handle.fileno()).st_size > MAP_ABOVE:
+                return None
+            data = handle.readall()
+        return walked_row(memoryview(data), os.fspath(path), object_uri)
+    except (OSError, ObjectRefused):
+        return None
 
 
 def walked_row(data: memoryview, name: str, object_uri: str) -> tuple[dict, list[str]] | None:
