@@ -22,7 +22,7 @@ from spokesync.tasks.spokes.multipart import split_related
 from tests.integration.test_retrieve_storescp import cli, dataset_of, free_port
 from tests.integration.test_serve_dimse import differences, studies
 from tests.support.orthanc import PLUGIN, Orthanc
-from tests.support.serve import fixed_hub, spokesync_command, start
+from tests.support.serve import fixed_hub, serve_command, spokesync_command, start
 
 USER, PASSWORD, TOKEN = "viewer", "s3cret-pass", "token-0123456789"
 ENV = {"HUB_WEB_USER": USER, "HUB_WEB_PASSWORD": PASSWORD, "HUB_WEB_TOKEN": TOKEN}
@@ -53,14 +53,11 @@ def web(archived, sample_drops, tmp_path_factory):
     work = tmp_path_factory.mktemp("serve-web")
     config, drop, old, new = fixed_hub(archived, sample_drops["north"], work)
     port, web_port = free_port(), free_port()
-    document = read_document(config.file)
-    document["serve"] = {
+    command = serve_command(config, {
         "port": port,
         "dicomweb": {"port": web_port, "username_env": "HUB_WEB_USER",
                      "password_env": "HUB_WEB_PASSWORD", "token_env": "HUB_WEB_TOKEN"},
-    }  # fmt: skip
-    write_document(config.file, document)
-    command = [str(spokesync_command()), "serve", "--config", str(config.file)]
+    })  # fmt: skip
     server = start(command, work / "serve.log", web_port, timeout=180, env=ENV)
     url = f"http://127.0.0.1:{web_port}/dicom-web"
     yield Web(config, drop, old, new, url, work / "serve.log", work)

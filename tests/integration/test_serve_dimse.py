@@ -21,10 +21,9 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 import simulator as sim
 from spokesync.catalog import open_catalog
-from spokesync.tasks.config import read_document, write_document
 from tests.integration.test_retrieve_storescp import cli, dataset_of, free_port
 from tests.support.builders import system_tool
-from tests.support.serve import fixed_hub, spokesync_command, start
+from tests.support.serve import fixed_hub, serve_command, start
 
 HUB = "HUB"
 CALLERS = ["ECHOSCU", "FINDSCU", "GETSCU", "MOVESCU", "PYNETSCU"]
@@ -53,14 +52,12 @@ def served(archived, sample_drops, tmp_path_factory):
     config, drop, old, new = fixed_hub(archived, sample_drops["north"], work)
     moved, port, store_port = work / "moved", free_port(), free_port()
     moved.mkdir()
-    document = read_document(config.file)
-    document["serve"] = {
+    command = serve_command(config, {
         "ae_title": HUB,
         "port": port,
         "calling_aets": CALLERS,
         "destinations": {"STORESCP": {"host": "127.0.0.1", "port": store_port}},
-    }
-    write_document(config.file, document)
+    })  # fmt: skip
     store = start(
         [
             system_tool("storescp"),
@@ -74,7 +71,7 @@ def served(archived, sample_drops, tmp_path_factory):
         store_port,
     )
     server = start(
-        [str(spokesync_command()), "serve", "--config", str(config.file)],
+        command,
         work / "serve.log",
         port,
         timeout=180,

@@ -14,10 +14,9 @@ from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
 import simulator as sim
-from spokesync.tasks.config import read_document, write_document
 from tests.integration.test_retrieve_storescp import cli, dataset_of, free_port
 from tests.integration.test_serve_dimse import differences, received, studies
-from tests.support.serve import fixed_hub, spokesync_command, start
+from tests.support.serve import fixed_hub, serve_command, start
 from tests.support.serve_load import Study, Target, run_load, write_during_load
 
 HUB, DIMSE_AETS = "HUB", ["VIEWER1", "VIEWER2", "VIEWER3", "VIEWER4"]
@@ -38,16 +37,13 @@ def loaded(archived, sample_drops, tmp_path_factory):
     work = tmp_path_factory.mktemp("serve-load")
     config, drop, _, _ = fixed_hub(archived, sample_drops["north"], work)
     port, web_port = free_port(), free_port()
-    document = read_document(config.file)
-    document["serve"] = {
+    command = serve_command(config, {
         "ae_title": HUB,
         "port": port,
         "calling_aets": DIMSE_AETS,
         "dicomweb": {"port": web_port, "username_env": "HUB_WEB_USER",
                      "password_env": "HUB_WEB_PASSWORD"},
-    }  # fmt: skip
-    write_document(config.file, document)
-    command = [str(spokesync_command()), "serve", "--config", str(config.file)]
+    })  # fmt: skip
     with ThreadPoolExecutor(1) as pool:  # the server starts while the expected objects are read
         starting = pool.submit(start, command, work / "serve.log", web_port, 180, ENV)
         try:

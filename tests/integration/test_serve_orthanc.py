@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from spokesync.tasks.config import read_document, write_document
 from tests.integration.test_retrieve_storescp import cli, dataset_of
 from tests.integration.test_serve_dimse import differences, studies
 from tests.support.orthanc import HUB_AET, ORTHANC_AET, PLUGIN, Orthanc
-from tests.support.serve import fixed_hub, spokesync_command, start
+from tests.support.serve import fixed_hub, serve_command, start
 
 
 @dataclass
@@ -42,14 +41,11 @@ def asking(archived, sample_drops, tmp_path_factory):
     work = tmp_path_factory.mktemp("serve-orthanc")
     config, drop, old, new = fixed_hub(archived, sample_drops["north"], work)
     orthanc = Orthanc(work / "orthanc")  # its modality `hub` is HUB_AET at hub_storage_port
-    document = read_document(config.file)
-    document["serve"] = {
+    command = serve_command(config, {
         "ae_title": HUB_AET,
         "port": orthanc.hub_storage_port,
         "destinations": {ORTHANC_AET: {"host": "127.0.0.1", "port": orthanc.dicom_port}},
-    }
-    write_document(config.file, document)
-    command = [str(spokesync_command()), "serve", "--config", str(config.file)]
+    })  # fmt: skip
     server = start(command, work / "serve.log", orthanc.hub_storage_port, timeout=180)
     orthanc.start()
     yield Asking(config, drop, old, new, orthanc, work / "serve.log", work)

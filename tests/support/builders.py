@@ -99,3 +99,14 @@ def pydicom_test_files() -> list[Path]:
     import pydicom.data
 
     return sorted((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm"))
+
+
+RELATED = 'multipart/related; type="application/dicom"; boundary="b0und"'
+
+
+def related_body(*parts: bytes) -> bytes:
+    """A WADO-RS multipart/related body (boundary of RELATED) holding `parts` in order."""
+    out = b""
+    for part in parts:
+        out += b"--b0und\r\nContent-Type: application/dicom\r\n\r\n" + part + b"\r\n"
+    return out + b"--b0und--\r\n"

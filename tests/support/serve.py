@@ -13,6 +13,7 @@ from pathlib import Path
 import simulator as sim
 from spokesync.catalog import open_catalog
 from spokesync.catalog.review import approve, open_reviews
+from spokesync.tasks.config import read_document, write_document
 from tests.support.retrieve import reconcile
 
 
@@ -37,6 +38,14 @@ def fixed_hub(archived, source: Path, work: Path):
 def spokesync_command() -> Path:
     """The `spokesync` script installed beside the interpreter running the tests."""
     return Path(sys.executable).parent / "spokesync"
+
+
+def serve_command(config, section: dict) -> list[str]:
+    """Write `section` as the configuration's [serve] and return the command that serves it."""
+    document = read_document(config.file)
+    document["serve"] = section
+    write_document(config.file, document)
+    return [str(spokesync_command()), "serve", "--config", str(config.file)]
 
 
 def start(command: list, log: Path, port: int, timeout: float = 30, env=None) -> subprocess.Popen:

@@ -15,15 +15,7 @@ from spokesync.tasks.spokes.dimse import retrieve_queries
 from spokesync.tasks.spokes.multipart import split_related, stream_related
 from spokesync.tasks.spokes.source import ObjectRef
 from spokesync.tasks.spokes.wado import PartWriter, WadoRequest, meta_sop_uid, wado_requests
-
-RELATED = 'multipart/related; type="application/dicom"; boundary="b0und"'
-
-
-def body(*parts: bytes) -> bytes:
-    out = b""
-    for part in parts:
-        out += b"--b0und\r\nContent-Type: application/dicom\r\n\r\n" + part + b"\r\n"
-    return out + b"--b0und--\r\n"
+from tests.support.builders import RELATED, related_body
 
 
 def refs(study: str, series: str, count: int) -> list[ObjectRef]:
@@ -33,7 +25,7 @@ def refs(study: str, series: str, count: int) -> list[ObjectRef]:
 @pytest.mark.parametrize("chunk", [1, 7, 4096])
 def test_parts_come_back_the_same_whatever_the_chunks_the_answer_arrives_in(chunk):
     tricky = b"DICM\r\n--b0un\r\n\r\n" + os.urandom(5000) + b"\r\n--b0un"
-    data = body(tricky, b"", b"third")
+    data = related_body(tricky, b"", b"third")
     files: list[io.BytesIO] = []
 
     def new() -> io.BytesIO:
@@ -78,7 +70,9 @@ def test_a_series_answer_keeps_the_objects_asked_for_under_their_uids_and_drops_
     (wanted, first), (_later, second) = part10("CT_small.dcm"), part10("MR_small.dcm")
     request = WadoRequest("http://pacs/s", {wanted: ObjectRef("1", "2", wanted)}, single=False)
 
-    arrived = PartWriter(request, tmp_path, "http://pacs").stream([body(second, first)], RELATED)
+    arrived = PartWriter(request, tmp_path, "http://pacs").stream(
+        [related_body(second, first)], RELATED
+    )
 
     assert arrived == [(wanted, tmp_path / f"{wanted}.dcm")]
     assert (tmp_path / f"{wanted}.dcm").read_bytes() == first
@@ -88,7 +82,7 @@ def test_a_series_answer_keeps_the_objects_asked_for_under_their_uids_and_drops_
 def test_an_answer_cut_short_leaves_no_part_file_and_names_the_request(tmp_path):
     wanted, data = part10("CT_small.dcm")
     request = WadoRequest("http://pacs/s", {wanted: ObjectRef("1", "2", wanted)}, single=False)
-    cut = body(data)[: len(data) // 2]
+    cut = related_body(data)[: len(data) // 2]
 
     with pytest.raises(SpokeUnavailable, match="http://pacs/s: .*closing boundary"):
         PartWriter(request, tmp_path, "http://pacs").stream([cut], RELATED)

@@ -13,28 +13,20 @@ from spokesync.tasks.spokes.credentials import parse_secret, spoke_credentials
 from spokesync.tasks.spokes.dimse_store import MAX_CONTEXTS, STORED_SYNTAXES, storage_contexts
 from spokesync.tasks.spokes.multipart import MultipartInvalid, split_related
 from spokesync.tasks.spokes.source import check_since_attribute, since_value
-
-RELATED = 'multipart/related; type="application/dicom"; boundary="b0und"'
-
-
-def body(*parts: bytes) -> bytes:
-    out = b""
-    for part in parts:
-        out += b"--b0und\r\nContent-Type: application/dicom\r\n\r\n" + part + b"\r\n"
-    return out + b"--b0und--\r\n"
+from tests.support.builders import RELATED, related_body
 
 
 def test_each_part_comes_back_byte_for_byte_even_with_crlf_and_dashes_inside():
     tricky = b"DICM\r\n--b0un\r\n\r\n" + os.urandom(4096) + b"\r\n--"
-    assert split_related(body(tricky, b"second"), RELATED) == [tricky, b"second"]
+    assert split_related(related_body(tricky, b"second"), RELATED) == [tricky, b"second"]
 
 
 @pytest.mark.parametrize(
     ("content", "content_type", "problem"),
     [
-        (body(b"x")[:-12], RELATED, "closing boundary"),
-        (body(b"x"), "application/dicom", "expected multipart/related"),
-        (body(b"x"), "multipart/related", "without a boundary"),
+        (related_body(b"x")[:-12], RELATED, "closing boundary"),
+        (related_body(b"x"), "application/dicom", "expected multipart/related"),
+        (related_body(b"x"), "multipart/related", "without a boundary"),
         (b"--b0und\r\nno blank line\r\n--b0und--", RELATED, "no blank line"),
     ],
 )
